@@ -1,0 +1,178 @@
+//! Turning bytes into messages and messages into bytes.
+//!
+//! [`Codec`] implements the tokio-io `Decoder` and `Encoder` traits over a `BytesMut`.
+//! The decoder's contract, the one tokio-io expects:
+//!
+//! - `Ok(Some(incoming))`: one message was decoded and its bytes consumed;
+//! - `Ok(None)`: the message at the front is not complete; its bytes stay in the buffer
+//!   untouched, append more and call again;
+//! - `Err(_)`: the stream is corrupt (bytes that are not MessagePack, or a message over
+//!   one of the [`Limits`]) and the connection must be closed.
+//!
+//! A complete MessagePack value that is not a valid message is consumed and skipped,
+//! with a log line, and decoding goes on with the next value. The exception is a request
+//! whose msgid can still be read: it comes out as [`Incoming::InvalidRequest`] so that
+//! the connection can answer it with an error instead of leaving the caller waiting.
+
+use std::io::{self, Write};
+
+use bytes::BytesMut;
+use tokio_io::codec::{Decoder, Encoder};
+
+use crate::errors::{CodecError, DecodeError, InvalidMessage};
+use crate::message::Message;
+use crate::scan::Scanner;
+
+/// How much a single message may ask of us. Checked before any value is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How deeply arrays and maps may nest; the message array itself is level 1 and its
+    /// params array level 2. `rmpv` decodes recursively, so this bounds the stack it uses.
+    /// Default: 64, which decodes in a debug build on a thread with a 2 MiB stack (tested).
+    pub max_depth: usize,
+    /// The largest encoded message, in bytes. A message that declares a larger size is
+    /// refused as soon as its header arrives, so we never buffer past this.
+    /// Default: 16 MiB.
+    pub max_message_size: usize,
+    /// The most values (of any kind, nested ones included) in one message. A decoded
+    /// value takes 32 to 48 bytes of memory even when it took 1 byte on the wire, so this
+    /// bounds the memory a message can make us allocate. Default: 1 Mi (1,048,576).
+    pub max_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_values: DEFAULT_MAX_VALUES,
+        }
+    }
+}
+
+/// Deep enough for any sensible API (Neovim itself refuses more than 32), shallow enough
+/// that rmpv's recursion fits in a 2 MiB thread stack even without optimisations.
+const DEFAULT_MAX_DEPTH: usize = 64;
+/// Large enough for a whole source file or a screenful of terminal cells, small enough
+/// that a peer cannot make us hold an arbitrary amount of memory per connection.
+const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// About 48 MiB of decoded values at worst.
+const DEFAULT_MAX_VALUES: usize = 1024 * 1024;
+
+/// What the decoder hands to the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A valid message.
+    Message(Message),
+    /// A request whose msgid could be read but which is otherwise invalid (its method is
+    /// not a string, its params not an array...). The peer waits for an answer to `id`.
+    InvalidRequest {
+        /// The msgid to answer.
+        id: u32,
+        /// What is wrong with the request.
+        reason: InvalidMessage,
+    },
+}
+
+/// The MessagePack-RPC codec: frames messages on a byte stream.
+///
+/// It keeps the progress of the message being received between calls, so feed it the
+/// same buffer, growing at its end, until it returns a message.
+#[derive(Debug, Default)]
+pub struct Codec {
+    limits: Limits,
+    scanner: Scanner,
+}
+
+impl Codec {
+    /// A codec that enforces `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Codec {
+            limits,
+            scanner: Scanner::default(),
+        }
+    }
+
+    /// The limits this codec enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// After `decode` returned `Ok(None)`: how many more bytes the message at the front
+    /// of `buf` needs at least. Useful to size the next read.
+    pub fn bytes_wanted(&self, buf: &BytesMut) -> usize {
+        self.scanner.wanted(buf.len())
+    }
+
+    /// Appends `msg` to `buf`, encoded, without an intermediate allocation.
+    ///
+    /// On error (a string or array too long for MessagePack), `buf` is left as it was.
+    pub fn encode_message(&self, msg: &Message, buf: &mut BytesMut) -> io::Result<()> {
+        let start = buf.len();
+        let result = msg.encode(&mut BytesWriter(buf));
+        if result.is_err() {
+            buf.truncate(start);
+        }
+        result
+    }
+}
+
+impl Decoder for Codec {
+    type Item = Incoming;
+    type Error = CodecError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, CodecError> {
+        loop {
+            let len = match self.scanner.scan(buf, &self.limits)? {
+                Some(len) => len,
+                None => return Ok(None),
+            };
+            let decoded = Message::decode(&mut &buf[..len]);
+            buf.advance(len);
+            match decoded {
+                Ok(msg) => return Ok(Some(Incoming::Message(msg))),
+                Err(DecodeError::Invalid {
+                    request_id: Some(id),
+                    reason,
+                }) => return Ok(Some(Incoming::InvalidRequest { id, reason })),
+                Err(DecodeError::Invalid {
+                    request_id: None,
+                    reason,
+                }) => {
+                    log::warn!("skipping a value that is not a MessagePack-RPC message: {}", reason);
+                }
+                // The scan proved a whole value is there: rmpv running short means the
+                // two disagree. Close the connection rather than guess.
+                Err(DecodeError::Io(err)) => return Err(CodecError::Io(err)),
+            }
+        }
+    }
+}
+
+impl Encoder for Codec {
+    type Item = Message;
+    type Error = CodecError;
+
+    fn encode(&mut self, msg: Message, buf: &mut BytesMut) -> Result<(), CodecError> {
+        self.encode_message(&msg, buf).map_err(CodecError::Io)
+    }
+}
+
+/// `io::Write` straight into a `BytesMut`, growing it as needed.
+struct BytesWriter<'a>(&'a mut BytesMut);
+
+impl Write for BytesWriter<'_> {
+    fn write(&mut self, src: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(src);
+        Ok(src.len())
+    }
+
+    fn write_all(&mut self, src: &[u8]) -> io::Result<()> {
+        self.0.extend_from_slice(src);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

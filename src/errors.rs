@@ -1,0 +1,268 @@
+//! The errors of this crate, one type per domain.
+//!
+//! Each type is a small public enum that you can `match` on; the `Display` text is for
+//! people (logs, error messages) and says what happened and, where it helps, what to do.
+//! Never classify an error by its text.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmpv::Value;
+
+/// Why a well-formed MessagePack value is not a valid MessagePack-RPC message.
+///
+/// The codec skips such values (they are complete, so the stream stays in sync), except
+/// for a malformed *request* whose msgid can still be read: that one is handed to the
+/// connection, which answers it with an error response so that the caller does not hang.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvalidMessage {
+    /// The value is not an array (every message is an array).
+    NotAnArray,
+    /// The array is empty, or its first item is not the integer 0, 1 or 2.
+    UnknownType,
+    /// A request or response array without exactly 4 items, or a notification array
+    /// without exactly 3.
+    WrongLength {
+        /// "request", "response" or "notification".
+        kind: &'static str,
+        /// The number of items the specification requires.
+        expected: u32,
+        /// The number of items the value has.
+        found: u32,
+    },
+    /// The msgid is not an unsigned integer that fits in 32 bits.
+    InvalidMsgId,
+    /// The method name is not a string, or not valid UTF-8.
+    InvalidMethod,
+    /// The params are not an array.
+    ParamsNotAnArray,
+}
+
+impl fmt::Display for InvalidMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            InvalidMessage::NotAnArray => {
+                write!(f, "a MessagePack-RPC message must be an array, this value is not")
+            }
+            InvalidMessage::UnknownType => write!(
+                f,
+                "the first item of a message must be its type: 0 (request), 1 (response) or 2 (notification)"
+            ),
+            InvalidMessage::WrongLength {
+                kind,
+                expected,
+                found,
+            } => write!(
+                f,
+                "a {} must be an array of {} items, this one has {}",
+                kind, expected, found
+            ),
+            InvalidMessage::InvalidMsgId => write!(
+                f,
+                "the msgid must be an unsigned integer below 2^32"
+            ),
+            InvalidMessage::InvalidMethod => {
+                write!(f, "the method name must be a UTF-8 string")
+            }
+            InvalidMessage::ParamsNotAnArray => write!(f, "the params must be an array"),
+        }
+    }
+}
+
+impl Error for InvalidMessage {}
+
+/// Why [`Message::decode`](crate::message::Message::decode) could not produce a message.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// The reader ended, or failed, before a whole value was read.
+    Io(io::Error),
+    /// A whole MessagePack value was read, but it is not a valid message.
+    Invalid {
+        /// The msgid, when the value is a request whose msgid could be read: the peer
+        /// is waiting for an answer to this id.
+        request_id: Option<u32>,
+        /// What is wrong with the value.
+        reason: InvalidMessage,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DecodeError::Io(ref err) => write!(f, "could not read a MessagePack value: {}", err),
+            DecodeError::Invalid {
+                request_id: Some(id),
+                ref reason,
+            } => write!(f, "invalid request (msgid {}): {}", id, reason),
+            DecodeError::Invalid {
+                request_id: None,
+                ref reason,
+            } => write!(f, "invalid message: {}", reason),
+        }
+    }
+}
+
+impl Error for DecodeError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match *self {
+            DecodeError::Io(ref err) => Some(err),
+            DecodeError::Invalid { ref reason, .. } => Some(reason),
+        }
+    }
+}
+
+impl From<rmpv::decode::Error> for DecodeError {
+    fn from(err: rmpv::decode::Error) -> Self {
+        match err {
+            rmpv::decode::Error::InvalidMarkerRead(err)
+            | rmpv::decode::Error::InvalidDataRead(err) => DecodeError::Io(err),
+        }
+    }
+}
+
+/// A stream-level error: after it, the byte stream cannot be trusted and the connection
+/// must be closed.
+#[derive(Debug)]
+pub enum CodecError {
+    /// Reading from or writing to the transport failed.
+    Io(io::Error),
+    /// A byte that cannot start a MessagePack value (the reserved marker `0xc1`).
+    NotMessagePack {
+        /// The offending byte.
+        byte: u8,
+        /// Its offset from the start of the message being decoded.
+        offset: usize,
+    },
+    /// The message nests arrays and maps deeper than [`Limits::max_depth`].
+    ///
+    /// [`Limits::max_depth`]: crate::codec::Limits::max_depth
+    TooDeep {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The message is (or declares itself) larger than [`Limits::max_message_size`].
+    ///
+    /// [`Limits::max_message_size`]: crate::codec::Limits::max_message_size
+    TooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+        /// The size seen so far: at least this many bytes would be needed.
+        size: u64,
+    },
+    /// The message holds more values than [`Limits::max_values`].
+    ///
+    /// [`Limits::max_values`]: crate::codec::Limits::max_values
+    TooManyValues {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CodecError::Io(ref err) => write!(f, "I/O error: {}", err),
+            CodecError::NotMessagePack { byte, offset } => write!(
+                f,
+                "the peer sent bytes that are not MessagePack: byte {:#04x} at offset {} of a message cannot start a value",
+                byte, offset
+            ),
+            CodecError::TooDeep { limit } => write!(
+                f,
+                "the peer sent a message nested more than {} levels deep (the limit set by Limits::max_depth)",
+                limit
+            ),
+            CodecError::TooLarge { limit, size } => write!(
+                f,
+                "the peer sent a message of at least {} bytes, more than the limit of {} bytes (Limits::max_message_size)",
+                size, limit
+            ),
+            CodecError::TooManyValues { limit } => write!(
+                f,
+                "the peer sent a message of more than {} values (the limit set by Limits::max_values)",
+                limit
+            ),
+        }
+    }
+}
+
+impl Error for CodecError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match *self {
+            CodecError::Io(ref err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for CodecError {
+    fn from(err: io::Error) -> Self {
+        CodecError::Io(err)
+    }
+}
+
+/// Why a connection ended. Every request still waiting for an answer fails with
+/// [`CallError::ConnectionClosed`] carrying this reason, and so does every later call.
+#[derive(Debug, Clone)]
+pub enum ClosedReason {
+    /// The peer closed the connection.
+    PeerClosed,
+    /// Reading from or writing to the transport failed.
+    Io(Arc<io::Error>),
+    /// The peer broke the protocol (bytes that are not MessagePack, or a message over a limit).
+    Protocol(Arc<CodecError>),
+    /// We closed it: every client handle was dropped, or the server shut down.
+    ShutDown,
+}
+
+impl fmt::Display for ClosedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ClosedReason::PeerClosed => write!(f, "the peer closed the connection"),
+            ClosedReason::Io(ref err) => write!(f, "the connection failed: {}", err),
+            ClosedReason::Protocol(ref err) => {
+                write!(f, "the connection was closed after a protocol error: {}", err)
+            }
+            ClosedReason::ShutDown => write!(f, "the connection was shut down by this side"),
+        }
+    }
+}
+
+/// Why a request made with [`Client::request`](crate::client::Client::request) has no result.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The peer answered with an error value.
+    Remote(Value),
+    /// No answer came within the request's timeout. A late answer is ignored.
+    Timeout(Duration),
+    /// The connection ended before the answer came, or was already closed.
+    ConnectionClosed(ClosedReason),
+    /// A timeout was set, but the request future was polled outside the reactor thread
+    /// that drives the connection, where no timer can be armed.
+    NoReactor,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CallError::Remote(ref value) => write!(f, "the peer answered with an error: {}", value),
+            CallError::Timeout(after) => write!(
+                f,
+                "no answer after {} ms; the request was abandoned (raise the timeout if the peer is just slow)",
+                after.as_millis()
+            ),
+            CallError::ConnectionClosed(ref reason) => {
+                write!(f, "no answer: {}", reason)
+            }
+            CallError::NoReactor => write!(
+                f,
+                "a request with a timeout must be polled on the reactor thread that drives its connection"
+            ),
+        }
+    }
+}
+
+impl Error for CallError {}
