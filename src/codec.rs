@@ -139,7 +139,10 @@ impl Decoder for Codec {
                     request_id: None,
                     reason,
                 }) => {
-                    log::warn!("skipping a value that is not a MessagePack-RPC message: {}", reason);
+                    log::warn!(
+                        "skipping a value that is not a MessagePack-RPC message: {}",
+                        reason
+                    );
                 }
                 // The scan proved a whole value is there: rmpv running short means the
                 // two disagree. Close the connection rather than guess.

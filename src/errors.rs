@@ -224,7 +224,11 @@ impl fmt::Display for ClosedReason {
             ClosedReason::PeerClosed => write!(f, "the peer closed the connection"),
             ClosedReason::Io(ref err) => write!(f, "the connection failed: {}", err),
             ClosedReason::Protocol(ref err) => {
-                write!(f, "the connection was closed after a protocol error: {}", err)
+                write!(
+                    f,
+                    "the connection was closed after a protocol error: {}",
+                    err
+                )
             }
             ClosedReason::ShutDown => write!(f, "the connection was shut down by this side"),
         }

@@ -26,9 +26,18 @@
 //! authentication, and the tokio 0.2+ / futures 0.3 ecosystem (the book's appendix shows
 //! how the same design carries over).
 
+pub mod client;
 pub mod codec;
+mod connection;
 pub mod errors;
 pub mod message;
+mod pending;
 mod scan;
+pub mod server;
+pub mod service;
 
+pub use crate::client::{Client, ClientBuilder, Config, Response};
+pub use crate::errors::{CallError, ClosedReason};
+pub use crate::server::{serve, Server, ShutdownHandle};
+pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;

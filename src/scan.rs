@@ -42,7 +42,11 @@ impl Scanner {
     /// `limits` (and then forgets it: the caller consumes those bytes); `Ok(None)` when
     /// more bytes are needed; an error when the bytes are not MessagePack or break a limit.
     /// Between calls, `buf` may only grow at its end.
-    pub(crate) fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, CodecError> {
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, CodecError> {
         if buf.len() < self.seen {
             // The caller replaced or truncated the buffer: start over.
             *self = Scanner::default();
@@ -160,7 +164,12 @@ fn parse_header(rest: &[u8], offset: usize) -> Result<Option<(usize, Item)>, Cod
         Ok(length(width).map(|len| {
             let header = 1 + width + extra;
             if container {
-                (header, Item::Container { values: len * per_item })
+                (
+                    header,
+                    Item::Container {
+                        values: len * per_item,
+                    },
+                )
             } else {
                 (header, Item::Leaf { payload: len })
             }
@@ -168,8 +177,18 @@ fn parse_header(rest: &[u8], offset: usize) -> Result<Option<(usize, Item)>, Cod
     };
     match marker {
         0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => leaf(1, 0),
-        0x80..=0x8f => Ok(Some((1, Item::Container { values: u64::from(marker & 0x0f) * 2 }))),
-        0x90..=0x9f => Ok(Some((1, Item::Container { values: u64::from(marker & 0x0f) }))),
+        0x80..=0x8f => Ok(Some((
+            1,
+            Item::Container {
+                values: u64::from(marker & 0x0f) * 2,
+            },
+        ))),
+        0x90..=0x9f => Ok(Some((
+            1,
+            Item::Container {
+                values: u64::from(marker & 0x0f),
+            },
+        ))),
         0xa0..=0xbf => leaf(1, u64::from(marker & 0x1f)),
         0xc1 => Err(CodecError::NotMessagePack {
             byte: marker,

@@ -1,0 +1,130 @@
+//! The example client: talks to the example server.
+//!
+//! Start the server first (`cargo run --example server`), then, in a second terminal:
+//!
+//! ```console
+//! $ cargo run --example client -- 127.0.0.1:54321
+//! add [1, 2] = 3
+//! sub [10, 4] = 6
+//! add ["one", 2] failed as expected: the peer answered with an error: "expected two integers between -2^63 and 2^63 - 1"
+//! ping [1, "hello"] -> pong [1, "hello"]
+//! ```
+//!
+//! The address is optional (that one is the default). Without a server, it prints what
+//! went wrong and exits with status 1.
+
+use std::env;
+use std::net::SocketAddr;
+use std::process;
+use std::time::Duration;
+
+use futures::future::{self, FutureResult};
+use futures::sync::mpsc;
+use futures::{Future, Stream};
+use rmp_rpc_demo::{CallError, Client, Service, Value};
+use tokio_core::reactor::{Core, Timeout};
+
+/// Where the client connects when no address is given.
+const DEFAULT_ADDR: &str = "127.0.0.1:54321";
+/// How long to wait for the server's `pong` before giving up.
+const PONG_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ANCHOR: handler
+/// Handles what the server sends us: passes each `pong` on to `main`.
+struct PongHandler {
+    pongs: mpsc::UnboundedSender<Vec<Value>>,
+}
+
+impl Service for PongHandler {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = FutureResult<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+
+    fn handle_request(&mut self, method: &str, _params: Vec<Value>) -> Self::RequestFuture {
+        future::err(format!("this client answers no requests (got `{}`)", method).into())
+    }
+
+    fn handle_notification(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Self::NotificationFuture {
+        if method == "pong" {
+            // `main` may have stopped listening; then the pong is of no use.
+            let _ = self.pongs.unbounded_send(params);
+        }
+        future::ok(())
+    }
+}
+// ANCHOR_END: handler
+
+fn main() {
+    let arg = env::args().nth(1);
+    let addr_text = arg.as_deref().unwrap_or(DEFAULT_ADDR);
+    let addr: SocketAddr = match addr_text.parse() {
+        Ok(addr) => addr,
+        Err(_) => fail(&format!(
+            "`{}` is not a socket address; give one like {}",
+            addr_text, DEFAULT_ADDR
+        )),
+    };
+    let mut core =
+        Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
+    let handle = core.handle();
+
+    // ANCHOR: connect
+    let (pongs_sender, pongs) = mpsc::unbounded();
+    let connect = Client::builder()
+        .handler(move |_peer: Client| PongHandler {
+            pongs: pongs_sender.clone(),
+        })
+        .connect(&addr, &handle);
+    let client = core.run(connect).unwrap_or_else(|err| {
+        fail(&format!(
+            "cannot connect to {}: {} (is the server running? start it with `cargo run --example server`)",
+            addr, err
+        ))
+    });
+    // ANCHOR_END: connect
+
+    // ANCHOR: calls
+    let sum = core.run(client.request("add", vec![1.into(), 2.into()]));
+    println!("add [1, 2] = {}", show(sum));
+    let difference = core.run(client.request("sub", vec![10.into(), 4.into()]));
+    println!("sub [10, 4] = {}", show(difference));
+    match core.run(client.request("add", vec!["one".into(), 2.into()])) {
+        Err(err @ CallError::Remote(_)) => println!("add [\"one\", 2] failed as expected: {}", err),
+        other => fail(&format!(
+            "add [\"one\", 2] should have failed, got {:?}",
+            other
+        )),
+    }
+    // ANCHOR_END: calls
+
+    // ANCHOR: ping
+    let args = vec![Value::from(1), Value::from("hello")];
+    if let Err(err) = client.notify("ping", args.clone()) {
+        fail(&err.to_string());
+    }
+    let timeout = Timeout::new(PONG_TIMEOUT, &handle)
+        .unwrap_or_else(|err| fail(&format!("cannot start a timer: {}", err)));
+    let first_pong = pongs.into_future().map(|(pong, _)| pong).map_err(|_| ());
+    match core.run(first_pong.select2(timeout)) {
+        Ok(future::Either::A((Some(pong), _))) => {
+            println!("ping {} -> pong {}", Value::from(args), Value::from(pong))
+        }
+        _ => fail(&format!("no pong within {} s", PONG_TIMEOUT.as_secs())),
+    }
+    // ANCHOR_END: ping
+}
+
+/// A result as the user wants to read it, or the end of the program.
+fn show(result: Result<Value, CallError>) -> Value {
+    result.unwrap_or_else(|err| fail(&err.to_string()))
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {}", message);
+    process::exit(1);
+}

@@ -1,0 +1,165 @@
+//! The example server: `add`, `sub`, `sleep`, and `ping` answered by a `pong`.
+//!
+//! Run it with
+//!
+//! ```console
+//! $ cargo run --example server -- 127.0.0.1:54321
+//! listening on 127.0.0.1:54321
+//! ```
+//!
+//! (the address is optional; that one is the default), then run the client beside it
+//! (`cargo run --example client`). What it answers:
+//!
+//! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
+//!   integers; wrong arity, non-integers or an overflow get an error response;
+//! - request `sleep [ms]` -> `ms`, after `ms` milliseconds, without holding up the other
+//!   requests (so responses can come back out of order);
+//! - any other method gets an error response that names it;
+//! - notification `ping [args...]` -> notification `pong [args...]` back to the sender.
+
+use std::env;
+use std::net::SocketAddr;
+use std::process;
+use std::time::Duration;
+
+use futures::future::{self, FutureResult};
+use futures::{Async, Future, Poll};
+use rmp_rpc_demo::{Client, Server, Service, Value};
+use tokio_core::reactor::{Core, Handle, Timeout};
+
+/// Where the server listens when no address is given.
+const DEFAULT_ADDR: &str = "127.0.0.1:54321";
+/// The longest `sleep` we accept: a peer must not be able to park a handler for ever
+/// (or overflow the timer with a huge number).
+const MAX_SLEEP_MS: u64 = 10 * 60 * 1000;
+
+// ANCHOR: service
+/// The service of one connection.
+struct Calculator {
+    /// The connection's own client, to send `pong` back to the peer.
+    peer: Client,
+    /// Arms the timers of `sleep`.
+    handle: Handle,
+}
+
+impl Service for Calculator {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = Reply;
+    type NotificationFuture = FutureResult<(), ()>;
+
+    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Reply {
+        match method {
+            "add" => Reply::Now(future::result(arithmetic(&params, i64::checked_add))),
+            "sub" => Reply::Now(future::result(arithmetic(&params, i64::checked_sub))),
+            "sleep" => match sleep_ms(&params).and_then(|ms| self.start_timer(ms)) {
+                Ok((timer, ms)) => Reply::Later(timer, ms),
+                Err(err) => Reply::Now(future::err(err)),
+            },
+            other => Reply::Now(future::err(format!("unknown method `{}`", other).into())),
+        }
+    }
+
+    fn handle_notification(&mut self, method: &str, params: Vec<Value>) -> FutureResult<(), ()> {
+        if method == "ping" {
+            // Fails only if the connection is closing; then nobody is there to hear it.
+            let _ = self.peer.notify("pong", params);
+        }
+        future::ok(())
+    }
+}
+// ANCHOR_END: service
+
+impl Calculator {
+    fn start_timer(&self, ms: u64) -> Result<(Timeout, u64), Value> {
+        Timeout::new(Duration::from_millis(ms), &self.handle)
+            .map(|timer| (timer, ms))
+            .map_err(|err| format!("cannot start a timer: {}", err).into())
+    }
+}
+
+/// `op(a, b)` for `params = [a, b]`, with a readable error for anything else.
+fn arithmetic(params: &[Value], op: fn(i64, i64) -> Option<i64>) -> Result<Value, Value> {
+    let (a, b) = match params {
+        [a, b] => match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err("expected two integers between -2^63 and 2^63 - 1".into()),
+        },
+        _ => {
+            return Err(format!("expected 2 arguments, got {}", params.len()).into());
+        }
+    };
+    op(a, b)
+        .map(Value::from)
+        .ok_or_else(|| format!("{} and {}: the result does not fit in 64 bits", a, b).into())
+}
+
+/// The duration asked by `sleep [ms]`.
+fn sleep_ms(params: &[Value]) -> Result<u64, Value> {
+    match params {
+        [ms] => match ms.as_u64() {
+            Some(ms) if ms <= MAX_SLEEP_MS => Ok(ms),
+            _ => Err(format!(
+                "expected a number of milliseconds from 0 to {}",
+                MAX_SLEEP_MS
+            )
+            .into()),
+        },
+        _ => Err(format!("expected 1 argument, got {}", params.len()).into()),
+    }
+}
+
+/// The answer to a request: ready now, or when a `sleep` timer fires.
+enum Reply {
+    Now(FutureResult<Value, Value>),
+    Later(Timeout, u64),
+}
+
+impl Future for Reply {
+    type Item = Value;
+    type Error = Value;
+
+    fn poll(&mut self) -> Poll<Value, Value> {
+        match self {
+            Reply::Now(result) => result.poll(),
+            Reply::Later(timer, ms) => match timer.poll() {
+                Ok(Async::Ready(())) => Ok(Async::Ready(Value::from(*ms))),
+                // The timer will wake us.
+                Ok(Async::NotReady) => Ok(Async::NotReady),
+                Err(err) => Err(format!("the timer failed: {}", err).into()),
+            },
+        }
+    }
+}
+
+fn main() {
+    let arg = env::args().nth(1);
+    let addr_text = arg.as_deref().unwrap_or(DEFAULT_ADDR);
+    let addr: SocketAddr = match addr_text.parse() {
+        Ok(addr) => addr,
+        Err(_) => fail(&format!(
+            "`{}` is not a socket address; give one like {}",
+            addr_text, DEFAULT_ADDR
+        )),
+    };
+    let mut core =
+        Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
+    let handle = core.handle();
+    // ANCHOR: main
+    let timers = handle.clone();
+    let builder = move |peer: Client| Calculator {
+        peer,
+        handle: timers.clone(),
+    };
+    let server = Server::bind(&addr, builder, &handle).unwrap_or_else(|err| fail(&err.to_string()));
+    println!("listening on {}", server.local_addr());
+    // ANCHOR_END: main
+    if core.run(server).is_err() {
+        fail("the server stopped");
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {}", message);
+    process::exit(1);
+}

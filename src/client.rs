@@ -1,0 +1,371 @@
+//! The client: a cloneable handle to one connection.
+//!
+//! A [`Client`] is a sender into the connection's queue of outgoing messages plus the
+//! connection's map of requests in flight. [`Client::request`] registers the request
+//! (which picks its msgid), queues it and returns a [`Response`] future that resolves
+//! when the connection routes the answer back. The connection itself runs as its own
+//! task on the reactor: the same core as a server connection, so a client can also
+//! answer requests and notifications from its peer, through the handler it was built with.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::sync::{mpsc, oneshot};
+use futures::{Async, Future, Poll};
+use rmpv::Value;
+use tokio_core::net::TcpStream;
+use tokio_core::reactor::{Handle, Remote, Timeout};
+use tokio_io::{AsyncRead, AsyncWrite};
+
+use crate::connection::{Connection, ShutdownSignal};
+use crate::errors::{CallError, ClosedReason};
+use crate::message::{Message, Notification, Request};
+use crate::pending::{Answer, Pending};
+use crate::service::{NoHandler, Service, ServiceBuilder};
+
+pub use crate::connection::Config;
+
+/// A handle to a MessagePack-RPC connection, to send requests and notifications.
+///
+/// Clone it freely (clones share the connection) and use it from any task on the
+/// reactor. The connection closes once every handle made by [`Client::connect`] or
+/// [`ClientBuilder`] is dropped and every request in flight has been answered. The handle
+/// a [`ServiceBuilder`] receives does not keep its connection open.
+#[derive(Clone)]
+pub struct Client {
+    /// Queues messages for the connection to write.
+    sender: mpsc::UnboundedSender<Message>,
+    /// The requests in flight on this connection.
+    pending: Arc<Pending>,
+    /// Arms request timers on the reactor.
+    remote: Remote,
+    /// The timeout of each request made through this handle.
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("pending_requests", &self.pending_requests())
+            .field("closed", &self.closed())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The future returned by [`Client::connect`] and [`ClientBuilder::connect`].
+pub type Connect = Box<dyn Future<Item = Client, Error = io::Error>>;
+
+impl Client {
+    /// Connects over TCP, without a handler for what the server sends (see
+    /// [`Client::builder`] to install one).
+    pub fn connect(addr: &SocketAddr, handle: &Handle) -> Connect {
+        Client::builder().connect(addr, handle)
+    }
+
+    /// Runs a client over an already connected transport (a TCP or Unix socket, an
+    /// in-memory pipe...), without a handler.
+    pub fn new<T>(transport: T, handle: &Handle) -> Client
+    where
+        T: AsyncRead + AsyncWrite + 'static,
+    {
+        Client::builder().start(transport, handle)
+    }
+
+    /// A builder to choose the handler, the configuration and the default timeout.
+    pub fn builder() -> ClientBuilder<NoHandler> {
+        ClientBuilder {
+            handler: NoHandler,
+            config: Config::default(),
+            timeout: None,
+        }
+    }
+
+    /// Sends a request; the future resolves to the peer's result, or fails with the
+    /// peer's error value ([`CallError::Remote`]) or with why no answer can come.
+    ///
+    /// The request is queued at once, even if the future is never polled. Dropping the
+    /// future before the answer forgets the request: the answer is ignored when it comes.
+    pub fn request(&self, method: &str, params: Vec<Value>) -> Response {
+        let (id, answer) = match self.pending.register() {
+            Ok(registered) => registered,
+            Err(reason) => return Response::failed(CallError::ConnectionClosed(reason)),
+        };
+        let msg = Message::Request(Request {
+            id,
+            method: method.to_owned(),
+            params,
+        });
+        if self.sender.unbounded_send(msg).is_err() {
+            self.pending.cancel(id);
+            return Response::failed(CallError::ConnectionClosed(self.closed_reason()));
+        }
+        let timeout = self.timeout.map(|after| RequestTimer {
+            after,
+            deadline: Instant::now() + after,
+            timer: None,
+            remote: self.remote.clone(),
+        });
+        Response {
+            state: State::Waiting {
+                id,
+                answer,
+                pending: self.pending.clone(),
+                timeout,
+            },
+        }
+    }
+
+    /// Sends a notification. It fails only when the connection is closed.
+    pub fn notify(&self, method: &str, params: Vec<Value>) -> Result<(), CallError> {
+        if let Some(reason) = self.pending.closed() {
+            return Err(CallError::ConnectionClosed(reason));
+        }
+        let msg = Message::Notification(Notification {
+            method: method.to_owned(),
+            params,
+        });
+        self.sender
+            .unbounded_send(msg)
+            .map_err(|_| CallError::ConnectionClosed(self.closed_reason()))
+    }
+
+    /// A handle to the same connection whose requests time out after `timeout`.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
+    }
+
+    /// How many requests on this connection wait for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Why the connection ended, once it has.
+    pub fn closed(&self) -> Option<ClosedReason> {
+        self.pending.closed()
+    }
+
+    fn closed_reason(&self) -> ClosedReason {
+        self.pending.closed().unwrap_or(ClosedReason::ShutDown)
+    }
+}
+
+/// Configures a [`Client`] before it connects.
+pub struct ClientBuilder<B> {
+    handler: B,
+    config: Config,
+    timeout: Option<Duration>,
+}
+
+impl<B> ClientBuilder<B>
+where
+    B: ServiceBuilder + 'static,
+    B::Service: 'static,
+    <B::Service as Service>::RequestFuture: 'static,
+    <B::Service as Service>::NotificationFuture: 'static,
+{
+    /// Handles the requests and notifications the peer sends, with the service `handler`
+    /// builds. Without one, requests get an error response and notifications are dropped.
+    pub fn handler<H: ServiceBuilder>(self, handler: H) -> ClientBuilder<H> {
+        ClientBuilder {
+            handler,
+            config: self.config,
+            timeout: self.timeout,
+        }
+    }
+
+    /// Sets the connection's configuration (limits, backpressure, ordering).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Every request made through the client times out after `timeout`
+    /// (see [`Client::with_timeout`] to choose per handle).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Connects over TCP and starts the connection on the reactor.
+    pub fn connect(self, addr: &SocketAddr, handle: &Handle) -> Connect {
+        let handle = handle.clone();
+        Box::new(TcpStream::connect(addr, &handle).map(move |stream| {
+            // Requests are small and latency matters: do not wait to fill a segment.
+            if let Err(err) = stream.set_nodelay(true) {
+                log::debug!("could not set TCP_NODELAY: {}", err);
+            }
+            self.start(stream, &handle)
+        }))
+    }
+
+    /// Starts the connection over `transport` on the reactor and returns its handle.
+    pub fn start<T>(self, transport: T, handle: &Handle) -> Client
+    where
+        T: AsyncRead + AsyncWrite + 'static,
+    {
+        let (sender, receiver) = mpsc::unbounded();
+        let pending = spawn_connection(
+            transport,
+            &self.handler,
+            self.config,
+            Some(receiver),
+            None,
+            handle,
+        );
+        Client {
+            sender,
+            pending,
+            remote: handle.remote().clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Builds the service of a new connection, with a handle to that connection, and spawns
+/// the connection on the reactor. Returns the connection's in-flight map.
+pub(crate) fn spawn_connection<T, B>(
+    transport: T,
+    builder: &B,
+    config: Config,
+    from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+    shutdown: Option<ShutdownSignal>,
+    handle: &Handle,
+) -> Arc<Pending>
+where
+    T: AsyncRead + AsyncWrite + 'static,
+    B: ServiceBuilder,
+    B::Service: 'static,
+    <B::Service as Service>::RequestFuture: 'static,
+    <B::Service as Service>::NotificationFuture: 'static,
+{
+    let pending = Arc::new(Pending::default());
+    let (service_sender, from_service) = mpsc::unbounded();
+    let peer = Client {
+        sender: service_sender,
+        pending: pending.clone(),
+        remote: handle.remote().clone(),
+        timeout: None,
+    };
+    let service = builder.build(peer);
+    let connection = Connection::new(
+        transport,
+        service,
+        config,
+        pending.clone(),
+        from_handles,
+        from_service,
+        shutdown,
+        handle.clone(),
+    );
+    handle.spawn(connection);
+    pending
+}
+
+/// The answer to a request: see [`Client::request`].
+#[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
+pub struct Response {
+    state: State,
+}
+
+enum State {
+    Waiting {
+        /// Our msgid, to forget it if we give up.
+        id: u32,
+        answer: oneshot::Receiver<Answer>,
+        pending: Arc<Pending>,
+        timeout: Option<RequestTimer>,
+    },
+    /// The request could not be sent.
+    Failed(CallError),
+    Done,
+}
+
+struct RequestTimer {
+    after: Duration,
+    deadline: Instant,
+    /// Armed at the first poll, on the reactor thread.
+    timer: Option<Timeout>,
+    remote: Remote,
+}
+
+impl RequestTimer {
+    /// Has the deadline passed? Arms the timer (which then wakes us) on first use.
+    fn expired(&mut self) -> Result<bool, CallError> {
+        if self.timer.is_none() {
+            let handle = self.remote.handle().ok_or(CallError::NoReactor)?;
+            let timer =
+                Timeout::new_at(self.deadline, &handle).map_err(|_| CallError::NoReactor)?;
+            self.timer = Some(timer);
+        }
+        match self.timer.as_mut().map(Future::poll) {
+            Some(Ok(Async::NotReady)) => Ok(false),
+            _ => Ok(true),
+        }
+    }
+}
+
+impl Response {
+    fn failed(err: CallError) -> Self {
+        Response {
+            state: State::Failed(err),
+        }
+    }
+}
+
+impl Future for Response {
+    type Item = Value;
+    type Error = CallError;
+
+    fn poll(&mut self) -> Poll<Value, CallError> {
+        let outcome = match self.state {
+            State::Waiting {
+                id,
+                ref mut answer,
+                ref pending,
+                ref mut timeout,
+            } => match answer.poll() {
+                Ok(Async::Ready(Ok(value))) => Ok(value),
+                Ok(Async::Ready(Err(err))) => Err(err),
+                Err(oneshot::Canceled) => Err(CallError::ConnectionClosed(
+                    pending.closed().unwrap_or(ClosedReason::ShutDown),
+                )),
+                // The connection will wake us when it routes the answer.
+                Ok(Async::NotReady) => match timeout.as_mut().map(RequestTimer::expired) {
+                    // The timer, if any, will wake us at the deadline.
+                    None | Some(Ok(false)) => return Ok(Async::NotReady),
+                    Some(Ok(true)) => {
+                        pending.cancel(id);
+                        let after = timeout.as_ref().map(|t| t.after).unwrap_or_default();
+                        Err(CallError::Timeout(after))
+                    }
+                    Some(Err(err)) => {
+                        pending.cancel(id);
+                        Err(err)
+                    }
+                },
+            },
+            State::Failed(ref err) => Err(err.clone()),
+            State::Done => panic!("Response polled after it completed"),
+        };
+        self.state = State::Done;
+        outcome.map(Async::Ready)
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        if let State::Waiting {
+            id, ref pending, ..
+        } = self.state
+        {
+            pending.cancel(id);
+        }
+    }
+}

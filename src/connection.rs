@@ -1,0 +1,561 @@
+//! The connection core: one future per connection, the same on both sides.
+//!
+//! tokio-proto used to own this loop; we write it by hand so that requests *and*
+//! notifications can flow both ways. Each call to [`Connection::poll`] does, in order:
+//!
+//! 1. **read**: read bytes, decode messages, and dispatch them: a request starts a
+//!    handler, a notification starts a notification handler, a response goes to the
+//!    caller waiting for it;
+//! 2. **drive handlers**: poll the handler futures that were woken, and queue the
+//!    response of each one that completed;
+//! 3. **send outgoing**: move the requests and notifications our handles queued onto
+//!    the write buffer;
+//! 4. **flush**: write the buffer to the transport, once per poll;
+//!
+//! and repeats while one of the steps made progress, up to a budget, then checks whether
+//! the connection is done. Backpressure falls out of the order: when the write buffer is
+//! full or too many handlers run, step 1 stops reading, the peer's messages wait in the
+//! kernel, and TCP flow control slows the peer down.
+
+use std::cmp;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+use futures::stream::FuturesUnordered;
+use futures::sync::{mpsc, oneshot};
+use futures::{task, Async, Future, Poll, Stream};
+use rmpv::Value;
+use tokio_core::reactor::{Handle, Timeout};
+use tokio_io::codec::Decoder;
+use tokio_io::{AsyncRead, AsyncWrite};
+
+use crate::codec::{Codec, Incoming, Limits};
+use crate::errors::{CallError, ClosedReason};
+use crate::message::{Message, Notification, Request, Response};
+use crate::pending::Pending;
+use crate::service::Service;
+
+/// How a connection behaves; the same settings serve clients and servers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// What one incoming message may ask of us (depth, size, number of values).
+    pub limits: Limits,
+    /// The most requests from the peer whose handlers may run at once. When reached,
+    /// the connection stops reading until one completes. Default: 1024.
+    pub max_in_flight: usize,
+    /// How many encoded bytes may wait for the peer to read them before the connection
+    /// stops reading new requests and stops running handlers. A single larger message is
+    /// still sent whole. Default: 256 KiB.
+    pub max_write_buffer: usize,
+    /// Run notification handlers one after the other, in arrival order, instead of
+    /// concurrently. Default: false.
+    pub ordered_notifications: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            max_in_flight: 1024,
+            max_write_buffer: 256 * 1024,
+            ordered_notifications: false,
+        }
+    }
+}
+
+/// How many messages, handler completions or outgoing messages one step handles
+/// before letting the other steps (and the other connections on the reactor) run.
+const STEP_BUDGET: usize = 128;
+/// How many times one poll repeats the steps before yielding to other tasks.
+const MAX_ROUNDS: usize = 4;
+/// The free space we make in the read buffer before reading: large enough to take
+/// many small messages in one system call.
+const READ_CHUNK: usize = 16 * 1024;
+/// An empty buffer larger than this is freed, so that one large message does not pin
+/// its memory for the rest of the connection.
+const MAX_IDLE_BUFFER: usize = 64 * 1024;
+
+/// A request from the peer whose handler is running, tagged with the msgid to answer.
+struct RequestTask<F> {
+    id: u32,
+    future: F,
+}
+
+impl<F> Future for RequestTask<F>
+where
+    F: Future,
+    F::Item: Into<Value>,
+    F::Error: Into<Value>,
+{
+    type Item = Response;
+    type Error = Infallible;
+
+    fn poll(&mut self) -> Poll<Response, Infallible> {
+        let result = match self.future.poll() {
+            Ok(Async::Ready(value)) => Ok(value.into()),
+            Ok(Async::NotReady) => return Ok(Async::NotReady),
+            Err(error) => Err(error.into()),
+        };
+        Ok(Async::Ready(Response {
+            id: self.id,
+            result,
+        }))
+    }
+}
+
+/// What a server connection needs to shut down gracefully.
+pub(crate) struct ShutdownSignal {
+    /// Fires with the deadline of the grace period.
+    pub(crate) deadline: oneshot::Receiver<Instant>,
+    /// Dropped when the connection ends, so the server knows when all are gone.
+    pub(crate) alive: mpsc::UnboundedSender<()>,
+}
+
+/// One connection, from either side. See the module documentation.
+pub(crate) struct Connection<T, S: Service> {
+    /// The byte stream to the peer.
+    io: T,
+    /// Frames messages, enforcing the limits.
+    codec: Codec,
+    /// Bytes read from the peer and not yet decoded.
+    read_buf: BytesMut,
+    /// Encoded messages not yet written to the peer.
+    write_buf: BytesMut,
+    /// The transport took bytes since its last flush.
+    needs_flush: bool,
+    /// Answers the peer's requests and notifications.
+    service: S,
+    /// Handlers of the peer's requests still running; only woken ones are polled.
+    requests: FuturesUnordered<RequestTask<S::RequestFuture>>,
+    /// Notification handlers still running, when they run concurrently.
+    notifications: FuturesUnordered<S::NotificationFuture>,
+    /// Notification handlers in arrival order, when they run one at a time (the front).
+    queued_notifications: VecDeque<S::NotificationFuture>,
+    /// What the user's client handles want to send; `None` on a server connection, and
+    /// once every handle is gone.
+    from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+    /// What the service's own handle wants to send.
+    from_service: mpsc::UnboundedReceiver<Message>,
+    /// Our requests waiting for the peer's answer, shared with the handles.
+    pending: Arc<Pending>,
+    config: Config,
+    /// The peer closed its side: nothing more will arrive.
+    peer_closed: bool,
+    /// Server connections: fires with the deadline of the grace period when the
+    /// server shuts down.
+    shutdown: Option<oneshot::Receiver<Instant>>,
+    /// Arms the grace timer.
+    handle: Handle,
+    /// Server connections: dropped when the connection ends, so the server can tell
+    /// when every connection is gone.
+    _alive: Option<mpsc::UnboundedSender<()>>,
+    /// Shutting down: read nothing more, finish the running handlers, then close.
+    draining: bool,
+    /// Fires at the end of the grace period while draining.
+    grace: Option<Timeout>,
+    /// This connection was started by a client, which closes it once every user handle
+    /// is dropped and every answer has come.
+    client_side: bool,
+}
+
+impl<T, S> Connection<T, S>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Service,
+{
+    pub(crate) fn new(
+        io: T,
+        service: S,
+        config: Config,
+        pending: Arc<Pending>,
+        from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+        from_service: mpsc::UnboundedReceiver<Message>,
+        shutdown: Option<ShutdownSignal>,
+        handle: Handle,
+    ) -> Self {
+        let client_side = from_handles.is_some();
+        let (shutdown, alive) = match shutdown {
+            Some(signal) => (Some(signal.deadline), Some(signal.alive)),
+            None => (None, None),
+        };
+        Connection {
+            io,
+            codec: Codec::new(config.limits),
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
+            needs_flush: false,
+            service,
+            requests: FuturesUnordered::new(),
+            notifications: FuturesUnordered::new(),
+            queued_notifications: VecDeque::new(),
+            from_handles,
+            from_service,
+            pending,
+            config,
+            peer_closed: false,
+            shutdown,
+            handle,
+            _alive: alive,
+            draining: false,
+            grace: None,
+            client_side,
+        }
+    }
+
+    /// Runs the four steps until none makes progress; returns why the connection is
+    /// over, once it is.
+    fn drive(&mut self) -> Result<Async<ClosedReason>, ClosedReason> {
+        self.poll_shutdown()?;
+        for _ in 0..MAX_ROUNDS {
+            let mut progress = self.read_incoming()?;
+            progress |= self.drive_requests();
+            progress |= self.drive_notifications();
+            progress |= self.send_outgoing();
+            progress |= self.flush()?;
+            if let Some(reason) = self.finished() {
+                return Ok(Async::Ready(reason));
+            }
+            if !progress {
+                // Every step stopped on an inner NotReady (which registered this task
+                // with the transport, the handler futures or the channels) or on
+                // backpressure that only those can lift.
+                return Ok(Async::NotReady);
+            }
+        }
+        // Still busy after the budget: let the other tasks run, then come back.
+        task::current().notify();
+        Ok(Async::NotReady)
+    }
+
+    /// May we read and dispatch more of the peer's messages now?
+    fn can_read(&self) -> bool {
+        !self.peer_closed
+            && !self.draining
+            && self.requests.len() < self.config.max_in_flight
+            && self.write_buf.len() < self.config.max_write_buffer
+    }
+
+    /// Step 1: reads from the transport and dispatches each decoded message.
+    fn read_incoming(&mut self) -> Result<bool, ClosedReason> {
+        let mut progress = false;
+        for _ in 0..STEP_BUDGET {
+            if !self.can_read() {
+                break;
+            }
+            match self.codec.decode(&mut self.read_buf) {
+                Ok(Some(incoming)) => {
+                    self.dispatch(incoming);
+                    progress = true;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => return Err(ClosedReason::Protocol(Arc::new(err))),
+            }
+            self.make_read_room();
+            match AsyncRead::read_buf(&mut self.io, &mut self.read_buf) {
+                Ok(Async::Ready(0)) => {
+                    if !self.read_buf.is_empty() {
+                        log::debug!(
+                            "peer closed the connection in the middle of a message ({} bytes dropped)",
+                            self.read_buf.len()
+                        );
+                    }
+                    self.peer_closed = true;
+                    return Ok(true);
+                }
+                Ok(Async::Ready(_)) => progress = true,
+                // The transport will wake us when there is more to read.
+                Ok(Async::NotReady) => break,
+                Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
+            }
+        }
+        if self.read_buf.is_empty() && self.read_buf.capacity() > MAX_IDLE_BUFFER {
+            self.read_buf = BytesMut::new();
+        }
+        Ok(progress)
+    }
+
+    /// Makes sure the read buffer has room for a useful read: at least `READ_CHUNK`,
+    /// or what the message being received still needs (it was checked against the size
+    /// limit already), so a large message is read in few system calls.
+    fn make_read_room(&mut self) {
+        if self.read_buf.remaining_mut() < READ_CHUNK {
+            let wanted = self.codec.bytes_wanted(&self.read_buf);
+            self.read_buf.reserve(cmp::max(READ_CHUNK, wanted));
+        }
+    }
+
+    /// Sends one decoded message where it belongs.
+    fn dispatch(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Message(Message::Request(req)) => self.start_request(req),
+            Incoming::Message(Message::Notification(note)) => self.start_notification(note),
+            Incoming::Message(Message::Response(resp)) => self.route_response(resp),
+            Incoming::InvalidRequest { id, reason } => {
+                log::warn!("answering invalid request {} with an error: {}", id, reason);
+                let error = Value::from(format!("invalid request: {}", reason));
+                self.queue_response(Response {
+                    id,
+                    result: Err(error),
+                });
+            }
+        }
+    }
+
+    /// Calls the handler of a request. Most handlers answer at once: try that before
+    /// paying for a place among the running handlers.
+    fn start_request(&mut self, req: Request) {
+        let future = self.service.handle_request(&req.method, req.params);
+        let mut task = RequestTask { id: req.id, future };
+        match task.poll() {
+            Ok(Async::Ready(response)) => self.queue_response(response),
+            // The set polls a newly pushed future on its next poll, which registers it.
+            Ok(Async::NotReady) => self.requests.push(task),
+            Err(never) => match never {},
+        }
+    }
+
+    /// Calls the handler of a notification.
+    fn start_notification(&mut self, note: Notification) {
+        let mut future = self.service.handle_notification(&note.method, note.params);
+        if self.config.ordered_notifications {
+            self.queued_notifications.push_back(future);
+        } else if let Ok(Async::NotReady) = future.poll() {
+            self.notifications.push(future);
+        }
+    }
+
+    /// Hands a response to the caller waiting for it, if any.
+    fn route_response(&mut self, resp: Response) {
+        let id = resp.id;
+        let answer = resp.result.map_err(CallError::Remote);
+        if !self.pending.complete(id, answer) {
+            log::warn!(
+                "ignoring a response to msgid {}: no request with that id is waiting (it may have timed out)",
+                id
+            );
+        }
+    }
+
+    /// Step 2: polls the request handlers that were woken; queues their responses.
+    fn drive_requests(&mut self) -> bool {
+        let mut progress = false;
+        for _ in 0..STEP_BUDGET {
+            if self.write_buf.len() >= self.config.max_write_buffer {
+                // Let the peer read what we have before producing more.
+                break;
+            }
+            match self.requests.poll() {
+                Ok(Async::Ready(Some(response))) => {
+                    self.queue_response(response);
+                    progress = true;
+                }
+                // NotReady: each running handler will wake us when it can progress.
+                Ok(Async::Ready(None)) | Ok(Async::NotReady) => break,
+                Err(never) => match never {},
+            }
+        }
+        progress
+    }
+
+    /// Step 2, for notifications: polls their handlers (all the woken ones, or only the
+    /// oldest when they run in order).
+    fn drive_notifications(&mut self) -> bool {
+        let mut progress = false;
+        for _ in 0..STEP_BUDGET {
+            let done = if let Some(front) = self.queued_notifications.front_mut() {
+                !matches!(front.poll(), Ok(Async::NotReady))
+            } else {
+                matches!(
+                    self.notifications.poll(),
+                    Ok(Async::Ready(Some(()))) | Err(())
+                )
+            };
+            if !done {
+                // The handler we polled will wake us.
+                break;
+            }
+            self.queued_notifications.pop_front();
+            progress = true;
+        }
+        progress
+    }
+
+    /// Encodes a response onto the write buffer.
+    fn queue_response(&mut self, response: Response) {
+        let id = response.id;
+        let msg = Message::Response(response);
+        if let Err(err) = self.codec.encode_message(&msg, &mut self.write_buf) {
+            log::error!("cannot encode the response to msgid {}: {}", id, err);
+            let error = Value::from(format!("the response could not be encoded: {}", err));
+            let fallback = Message::Response(Response {
+                id,
+                result: Err(error),
+            });
+            // A short string always encodes.
+            let _ = self.codec.encode_message(&fallback, &mut self.write_buf);
+        }
+    }
+
+    /// Step 3: moves what our handles queued (requests, notifications) onto the write buffer.
+    fn send_outgoing(&mut self) -> bool {
+        let mut progress = false;
+        for _ in 0..STEP_BUDGET {
+            if self.write_buf.len() >= self.config.max_write_buffer {
+                break;
+            }
+            let msg = match self.next_outgoing() {
+                Some(msg) => msg,
+                // The channels will wake us when a handle queues something.
+                None => break,
+            };
+            progress = true;
+            if let Err(err) = self.codec.encode_message(&msg, &mut self.write_buf) {
+                log::error!("cannot encode an outgoing message: {}", err);
+                if let Message::Request(req) = msg {
+                    let error = Value::from(format!("the request could not be encoded: {}", err));
+                    self.pending.complete(req.id, Err(CallError::Remote(error)));
+                }
+            }
+        }
+        progress
+    }
+
+    /// The next message from the service's handle, else from the user's handles.
+    fn next_outgoing(&mut self) -> Option<Message> {
+        if let Ok(Async::Ready(Some(msg))) = self.from_service.poll() {
+            return Some(msg);
+        }
+        let handles = self.from_handles.as_mut()?;
+        match handles.poll() {
+            Ok(Async::Ready(Some(msg))) => Some(msg),
+            Ok(Async::Ready(None)) | Err(()) => {
+                // Every user handle is gone.
+                self.from_handles = None;
+                None
+            }
+            Ok(Async::NotReady) => None,
+        }
+    }
+
+    /// Step 4: writes the buffer to the transport, then flushes it once.
+    fn flush(&mut self) -> Result<bool, ClosedReason> {
+        let mut progress = false;
+        while !self.write_buf.is_empty() {
+            match self.io.poll_write(&self.write_buf) {
+                Ok(Async::Ready(0)) => {
+                    let err =
+                        io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes");
+                    return Err(ClosedReason::Io(Arc::new(err)));
+                }
+                Ok(Async::Ready(n)) => {
+                    self.write_buf.advance(n);
+                    self.needs_flush = true;
+                    progress = true;
+                }
+                // The transport will wake us when it can take more.
+                Ok(Async::NotReady) => break,
+                Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
+            }
+        }
+        if self.needs_flush {
+            match self.io.poll_flush() {
+                Ok(Async::Ready(())) => self.needs_flush = false,
+                // The transport will wake us when the flush can go on.
+                Ok(Async::NotReady) => {}
+                Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
+            }
+        }
+        if self.write_buf.is_empty() && self.write_buf.capacity() > MAX_IDLE_BUFFER {
+            self.write_buf = BytesMut::new();
+        }
+        Ok(progress)
+    }
+
+    /// Watches for the server's shutdown signal, then for the end of the grace period.
+    fn poll_shutdown(&mut self) -> Result<(), ClosedReason> {
+        let signal = self.shutdown.as_mut().map(|signal| signal.poll());
+        match signal {
+            Some(Ok(Async::Ready(deadline))) => {
+                self.shutdown = None;
+                self.draining = true;
+                self.grace = Timeout::new_at(deadline, &self.handle).ok();
+                // We stop reading, so no answer to our own requests can arrive.
+                self.pending.close(ClosedReason::ShutDown);
+            }
+            // The server went away without shutting down: keep serving this peer.
+            Some(Err(oneshot::Canceled)) => self.shutdown = None,
+            // The server will wake us if it shuts down.
+            Some(Ok(Async::NotReady)) | None => {}
+        }
+        if let Some(ref mut grace) = self.grace {
+            match grace.poll() {
+                // The timer will wake us at the deadline.
+                Ok(Async::NotReady) => {}
+                Ok(Async::Ready(())) | Err(_) => {
+                    log::info!(
+                        "grace period over: closing a connection with handlers still running"
+                    );
+                    return Err(ClosedReason::ShutDown);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Is the connection over, and why?
+    fn finished(&self) -> Option<ClosedReason> {
+        if self.peer_closed {
+            return Some(ClosedReason::PeerClosed);
+        }
+        let idle = self.requests.is_empty()
+            && self.notifications.is_empty()
+            && self.queued_notifications.is_empty()
+            && self.write_buf.is_empty()
+            && !self.needs_flush;
+        if self.draining && idle {
+            return Some(ClosedReason::ShutDown);
+        }
+        if self.client_side && self.from_handles.is_none() && idle && self.pending.is_empty() {
+            return Some(ClosedReason::ShutDown);
+        }
+        None
+    }
+}
+
+impl<T, S> Future for Connection<T, S>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Service,
+{
+    type Item = ();
+    type Error = ();
+
+    fn poll(&mut self) -> Poll<(), ()> {
+        let reason = match self.drive() {
+            Ok(Async::NotReady) => return Ok(Async::NotReady),
+            Ok(Async::Ready(reason)) | Err(reason) => reason,
+        };
+        match reason {
+            ClosedReason::PeerClosed | ClosedReason::ShutDown => {
+                log::debug!("connection closed: {}", reason)
+            }
+            ClosedReason::Io(_) | ClosedReason::Protocol(_) => {
+                log::warn!("connection closed: {}", reason)
+            }
+        }
+        self.pending.close(reason);
+        Ok(Async::Ready(()))
+    }
+}
+
+impl<T, S: Service> Drop for Connection<T, S> {
+    fn drop(&mut self) {
+        // Dropped without finishing (the reactor went away): still, nobody waits forever.
+        self.pending.close(ClosedReason::ShutDown);
+    }
+}

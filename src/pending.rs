@@ -1,0 +1,157 @@
+//! The requests we sent that still wait for an answer, shared by every handle of a
+//! connection and by the connection itself.
+//!
+//! A caller registers its request here *before* the request is queued for the wire, and
+//! gets a msgid no other request in flight uses plus a oneshot receiver for the answer.
+//! The connection completes the entry when the response arrives; a caller that gives up
+//! (timeout, or the request future dropped) removes its own entry, so a late answer finds
+//! nobody and is ignored. When the connection ends, every entry is failed with the reason
+//! and the map refuses new entries: nobody waits forever.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use futures::sync::oneshot;
+use rmpv::Value;
+
+use crate::errors::{CallError, ClosedReason};
+
+/// What a caller eventually receives.
+pub(crate) type Answer = Result<Value, CallError>;
+
+/// The in-flight map of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The next msgid to try; it wraps around after `u32::MAX`.
+    next_id: u32,
+    /// Who waits for the answer to each msgid in flight.
+    waiting: HashMap<u32, oneshot::Sender<Answer>>,
+    /// Set once the connection has ended; later registrations fail with it.
+    closed: Option<ClosedReason>,
+}
+
+impl Pending {
+    /// Reserves a msgid that no request in flight uses, with the receiver of its answer.
+    pub(crate) fn register(&self) -> Result<(u32, oneshot::Receiver<Answer>), ClosedReason> {
+        let mut state = self.lock();
+        if let Some(ref reason) = state.closed {
+            return Err(reason.clone());
+        }
+        // At most `waiting.len()` ids are taken, far fewer than 2^32: this ends quickly.
+        let mut id = state.next_id;
+        while state.waiting.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        state.next_id = id.wrapping_add(1);
+        let (tx, rx) = oneshot::channel();
+        state.waiting.insert(id, tx);
+        Ok((id, rx))
+    }
+
+    /// Hands the peer's answer to whoever waits for `id`. Returns false when nobody
+    /// does (the caller gave up, or the peer answered an id we never used).
+    pub(crate) fn complete(&self, id: u32, answer: Answer) -> bool {
+        let waiter = self.lock().waiting.remove(&id);
+        match waiter {
+            // The receiver may be gone in between; that is the same as giving up.
+            Some(tx) => tx.send(answer).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Forgets `id`: its caller no longer waits.
+    pub(crate) fn cancel(&self, id: u32) {
+        self.lock().waiting.remove(&id);
+    }
+
+    /// Fails every waiting caller with `reason` and refuses new registrations.
+    /// Only the first reason is kept.
+    pub(crate) fn close(&self, reason: ClosedReason) {
+        let waiting = {
+            let mut state = self.lock();
+            if state.closed.is_none() {
+                state.closed = Some(reason);
+            }
+            std::mem::take(&mut state.waiting)
+        };
+        let reason = self.closed().unwrap_or(ClosedReason::ShutDown);
+        for (_, tx) in waiting {
+            let _ = tx.send(Err(CallError::ConnectionClosed(reason.clone())));
+        }
+    }
+
+    /// Why the connection ended, once it has.
+    pub(crate) fn closed(&self) -> Option<ClosedReason> {
+        self.lock().closed.clone()
+    }
+
+    /// How many requests wait for an answer.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().waiting.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The state, even if a thread panicked while holding the lock: every update
+    /// above leaves the map consistent, so there is nothing to repair.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    #[cfg(test)]
+    fn set_next_id(&self, id: u32) {
+        self.lock().next_id = id;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_wrap_past_u32_max_and_skip_ids_in_flight() {
+        let pending = Pending::default();
+        let (zero, _rx0) = pending.register().unwrap();
+        assert_eq!(zero, 0);
+        pending.set_next_id(u32::MAX);
+        let (max, _rx1) = pending.register().unwrap();
+        assert_eq!(max, u32::MAX);
+        // 0 is still in flight, so the allocator skips it.
+        let (next, _rx2) = pending.register().unwrap();
+        assert_eq!(next, 1);
+    }
+
+    #[test]
+    fn closing_fails_every_waiter_and_later_registrations() {
+        let pending = Pending::default();
+        let (_, rx) = pending.register().unwrap();
+        pending.close(ClosedReason::PeerClosed);
+        match rx.wait() {
+            Ok(Err(CallError::ConnectionClosed(ClosedReason::PeerClosed))) => {}
+            other => panic!("unexpected {:?}", other),
+        }
+        assert!(pending.is_empty());
+        match pending.register() {
+            Err(ClosedReason::PeerClosed) => {}
+            other => panic!("unexpected {:?}", other),
+        }
+    }
+
+    #[test]
+    fn an_answer_for_a_cancelled_id_finds_nobody() {
+        let pending = Pending::default();
+        let (id, _rx) = pending.register().unwrap();
+        pending.cancel(id);
+        assert!(!pending.complete(id, Ok(Value::Nil)));
+        assert!(pending.is_empty());
+    }
+}

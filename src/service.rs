@@ -1,0 +1,106 @@
+//! What you implement to answer the peer: a [`Service`] per connection, made by a
+//! [`ServiceBuilder`].
+//!
+//! This mirrors tokio-service's `Service` and `NewService`, with two changes that
+//! MessagePack-RPC needs: a service handles notifications as well as requests, and the
+//! builder hands each new service a [`Client`] for its connection, so that the service
+//! can send requests and notifications *to the peer* (the server can notify its client).
+
+use futures::future::{self, FutureResult};
+use futures::Future;
+use rmpv::Value;
+
+use crate::client::Client;
+
+/// A boxed future, for services whose handlers return different future types.
+pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
+
+/// Handles the requests and notifications that arrive on one connection.
+///
+/// Handlers are called in the order the messages arrive. The futures they return then
+/// run concurrently: a slow request does not hold up the others, and each response is
+/// sent as soon as its future completes, so responses can leave in a different order
+/// than their requests came (the msgid pairs them up). Notification futures also run
+/// concurrently and may complete in any order, unless
+/// [`Config::ordered_notifications`](crate::client::Config::ordered_notifications) is set:
+/// then each one starts only once the previous one has completed.
+pub trait Service {
+    /// The result of a successful request, sent to the peer as the response's result.
+    type T: Into<Value>;
+    /// The result of a failed request, sent to the peer as the response's error.
+    type E: Into<Value>;
+    /// Answers a request. Its error becomes an error response: the connection stays up.
+    type RequestFuture: Future<Item = Self::T, Error = Self::E>;
+    /// Processes a notification. Nothing is sent back.
+    type NotificationFuture: Future<Item = (), Error = ()>;
+
+    /// Called for each request, in arrival order.
+    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture;
+
+    /// Called for each notification, in arrival order.
+    fn handle_notification(&mut self, method: &str, params: Vec<Value>)
+        -> Self::NotificationFuture;
+}
+
+/// Makes the [`Service`] of each new connection.
+///
+/// `peer` is a handle to the new connection: keep it in the service to send requests and
+/// notifications to the peer. It does not keep the connection open by itself.
+pub trait ServiceBuilder {
+    /// The service this builder makes.
+    type Service: Service;
+
+    /// Makes the service for a new connection.
+    fn build(&self, peer: Client) -> Self::Service;
+}
+
+impl<F, S> ServiceBuilder for F
+where
+    F: Fn(Client) -> S,
+    S: Service,
+{
+    type Service = S;
+
+    fn build(&self, peer: Client) -> S {
+        self(peer)
+    }
+}
+
+/// The service of a client that installed no handler: it refuses every request with an
+/// error response that says so, and drops notifications with a log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHandler;
+
+impl Service for NoHandler {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = FutureResult<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+
+    fn handle_request(&mut self, method: &str, _params: Vec<Value>) -> Self::RequestFuture {
+        future::err(Value::from(format!(
+            "cannot handle request `{}`: this client installed no handler",
+            method
+        )))
+    }
+
+    fn handle_notification(
+        &mut self,
+        method: &str,
+        _params: Vec<Value>,
+    ) -> Self::NotificationFuture {
+        log::info!(
+            "dropping notification `{}`: this client installed no handler",
+            method
+        );
+        future::ok(())
+    }
+}
+
+impl ServiceBuilder for NoHandler {
+    type Service = NoHandler;
+
+    fn build(&self, _peer: Client) -> NoHandler {
+        NoHandler
+    }
+}
