@@ -116,6 +116,7 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::Future;
 
     #[test]
     fn ids_wrap_past_u32_max_and_skip_ids_in_flight() {
