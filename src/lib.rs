@@ -41,3 +41,8 @@ pub use crate::errors::{CallError, ClosedReason};
 pub use crate::server::{serve, Server, ShutdownHandle};
 pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;
+
+/// Compiles the code of README.md as doctests, so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
