@@ -211,7 +211,7 @@ where
         T: AsyncRead + AsyncWrite + 'static,
     {
         let (sender, receiver) = mpsc::unbounded();
-        let pending = spawn_connection(
+        let peer = spawn_connection(
             transport,
             &self.handler,
             self.config,
@@ -221,7 +221,7 @@ where
         );
         Client {
             sender,
-            pending,
+            pending: peer.pending,
             remote: handle.remote().clone(),
             timeout: self.timeout,
         }
@@ -229,7 +229,7 @@ where
 }
 
 /// Builds the service of a new connection, with a handle to that connection, and spawns
-/// the connection on the reactor. Returns the connection's in-flight map.
+/// the connection on the reactor. Returns the handle the service received.
 pub(crate) fn spawn_connection<T, B>(
     transport: T,
     builder: &B,
@@ -237,7 +237,7 @@ pub(crate) fn spawn_connection<T, B>(
     from_handles: Option<mpsc::UnboundedReceiver<Message>>,
     shutdown: Option<ShutdownSignal>,
     handle: &Handle,
-) -> Arc<Pending>
+) -> Client
 where
     T: AsyncRead + AsyncWrite + 'static,
     B: ServiceBuilder,
@@ -253,7 +253,7 @@ where
         remote: handle.remote().clone(),
         timeout: None,
     };
-    let service = builder.build(peer);
+    let service = builder.build(peer.clone());
     let connection = Connection::new(
         transport,
         service,
@@ -265,7 +265,7 @@ where
         handle.clone(),
     );
     handle.spawn(connection);
-    pending
+    peer
 }
 
 /// The answer to a request: see [`Client::request`].

@@ -38,7 +38,7 @@ pub mod service;
 
 pub use crate::client::{Client, ClientBuilder, Config, Response};
 pub use crate::errors::{CallError, ClosedReason};
-pub use crate::server::{serve, Server, ShutdownHandle};
+pub use crate::server::{serve, serve_connection, Server, ShutdownHandle};
 pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;
 

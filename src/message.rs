@@ -109,8 +109,8 @@ impl Message {
 
     /// Writes the message to `wr` as one MessagePack array.
     ///
-    /// Fails only when `wr` fails, or when a string, binary or array is longer than
-    /// MessagePack can describe (2^32 - 1 items or bytes).
+    /// Fails only when `wr` fails, or when a string, binary, array, map or ext, at any
+    /// depth, is longer than MessagePack can describe (2^32 - 1 items or bytes).
     pub fn encode<W: Write>(&self, wr: &mut W) -> io::Result<()> {
         match *self {
             Message::Request(ref req) => {
@@ -251,36 +251,72 @@ fn wrong_length(kind: &'static str, expected: u32, found: u32) -> InvalidMessage
 }
 
 fn write_method<W: Write>(wr: &mut W, method: &str) -> io::Result<()> {
-    check_len(method.len())?;
-    rmp::encode::write_str(wr, method).map_err(io_error)
+    write_str_bytes(wr, method.as_bytes())
 }
 
 fn write_params<W: Write>(wr: &mut W, params: &[Value]) -> io::Result<()> {
-    check_len(params.len())?;
-    // check_len guarantees the conversion succeeds.
-    rmp::encode::write_array_len(wr, params.len() as u32).map_err(io_error)?;
+    rmp::encode::write_array_len(wr, len32(params.len())?).map_err(io_error)?;
     for param in params {
         write_value(wr, param)?;
     }
     Ok(())
 }
 
+/// Writes `value` in its shortest form, like `rmpv::encode::write_value`, with two
+/// differences: a length MessagePack cannot describe is an error instead of being
+/// silently truncated to 32 bits (rmpv 0.4 casts it with `as u32`, which would put a
+/// corrupt message on the wire), and a string that is not valid UTF-8 stays a string
+/// (rmpv 0.4 writes it as binary), so a value we received is sent on unchanged.
 fn write_value<W: Write>(wr: &mut W, value: &Value) -> io::Result<()> {
-    rmpv::encode::write_value(wr, value).map_err(io_error)
+    match *value {
+        Value::String(ref text) => write_str_bytes(wr, text.as_bytes()),
+        Value::Binary(ref bytes) => {
+            rmp::encode::write_bin_len(wr, len32(bytes.len())?).map_err(io_error)?;
+            wr.write_all(bytes)
+        }
+        Value::Array(ref items) => {
+            rmp::encode::write_array_len(wr, len32(items.len())?).map_err(io_error)?;
+            for item in items {
+                write_value(wr, item)?;
+            }
+            Ok(())
+        }
+        Value::Map(ref entries) => {
+            rmp::encode::write_map_len(wr, len32(entries.len())?).map_err(io_error)?;
+            for (key, item) in entries {
+                write_value(wr, key)?;
+                write_value(wr, item)?;
+            }
+            Ok(())
+        }
+        Value::Ext(ty, ref data) => {
+            rmp::encode::write_ext_meta(wr, len32(data.len())?, ty).map_err(io_error)?;
+            wr.write_all(data)
+        }
+        // Fixed-size values: nothing to truncate.
+        Value::Nil | Value::Boolean(_) | Value::Integer(_) | Value::F32(_) | Value::F64(_) => {
+            rmpv::encode::write_value(wr, value).map_err(io_error)
+        }
+    }
 }
 
-/// MessagePack lengths are 32-bit: refuse to write one that would be silently truncated.
-fn check_len(len: usize) -> io::Result<()> {
-    if u32::try_from(len).is_err() {
-        return Err(io::Error::new(
+/// A str header and the bytes, valid UTF-8 or not.
+fn write_str_bytes<W: Write>(wr: &mut W, bytes: &[u8]) -> io::Result<()> {
+    rmp::encode::write_str_len(wr, len32(bytes.len())?).map_err(io_error)?;
+    wr.write_all(bytes)
+}
+
+/// MessagePack lengths are 32-bit: refuse one that would be silently truncated.
+fn len32(len: usize) -> io::Result<u32> {
+    u32::try_from(len).map_err(|_| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "cannot encode a string or array of {} items: MessagePack allows at most 2^32 - 1",
+                "cannot encode a string, binary, array, map or ext of {} items or bytes: MessagePack allows at most 2^32 - 1",
                 len
             ),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 fn io_error(err: ValueWriteError) -> io::Error {

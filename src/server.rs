@@ -14,8 +14,9 @@ use futures::sync::{mpsc, oneshot};
 use futures::{Async, Future, Poll};
 use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
+use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::client::spawn_connection;
+use crate::client::{spawn_connection, Client};
 use crate::connection::{Config, ShutdownSignal};
 use crate::service::{Service, ServiceBuilder};
 
@@ -39,6 +40,23 @@ where
     // The server future only ends after a shutdown, and nobody holds its handle here.
     let _ = core.run(server);
     Ok(())
+}
+
+/// Serves one already connected transport (a Unix socket, an in-memory pipe...) with a
+/// service from `builder`, on the reactor of `handle`.
+///
+/// Returns the handle that the service also received: use it to send requests or
+/// notifications to the peer, or to see when the connection has closed
+/// ([`Client::closed`]). It does not keep the connection open.
+pub fn serve_connection<T, B>(transport: T, builder: &B, config: Config, handle: &Handle) -> Client
+where
+    T: AsyncRead + AsyncWrite + 'static,
+    B: ServiceBuilder,
+    B::Service: 'static,
+    <B::Service as Service>::RequestFuture: 'static,
+    <B::Service as Service>::NotificationFuture: 'static,
+{
+    spawn_connection(transport, builder, config, None, None, handle)
 }
 
 /// A listening server, as a future that runs until it has shut down.
