@@ -1,0 +1,412 @@
+//! The client: against the example server, against a server-side service that calls
+//! back, and against a raw MessagePack server that pins down the bytes on the wire.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+use std::time::Duration;
+
+use futures::future::{self, FutureResult};
+use futures::sync::mpsc;
+use futures::{stream, Future, Stream};
+use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Server, Service, Value};
+use support::{err_response, notification, ok_response, run, ExampleServer, RawPeer};
+use tokio_core::reactor::Core;
+
+fn connect(core: &mut Core, addr: SocketAddr) -> Client {
+    let handle = core.handle();
+    run(core, Client::connect(&addr, &handle)).expect("connect")
+}
+
+#[test]
+fn client_speaks_the_whole_example_contract() {
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    assert_eq!(
+        run(&mut core, client.request("add", vec![1.into(), 2.into()])).unwrap(),
+        Value::from(3)
+    );
+    assert_eq!(
+        run(&mut core, client.request("sub", vec![1.into(), 2.into()])).unwrap(),
+        Value::from(-1)
+    );
+    assert_eq!(
+        run(&mut core, client.request("sleep", vec![5.into()])).unwrap(),
+        Value::from(5)
+    );
+    match run(&mut core, client.request("nope", vec![])) {
+        Err(CallError::Remote(error)) => assert_eq!(error, Value::from("unknown method `nope`")),
+        other => panic!("unexpected {:?}", other),
+    }
+    match run(
+        &mut core,
+        client.request("add", vec![i64::MAX.into(), 1.into()]),
+    ) {
+        Err(CallError::Remote(error)) => assert_eq!(
+            error,
+            Value::from("9223372036854775807 and 1: the result does not fit in 64 bits")
+        ),
+        other => panic!("unexpected {:?}", other),
+    }
+    assert_eq!(client.pending_requests(), 0);
+}
+
+#[test]
+fn ping_gets_a_pong_at_the_clients_handler() {
+    struct Pongs(mpsc::UnboundedSender<(String, Vec<Value>)>);
+    impl Service for Pongs {
+        type T = Value;
+        type E = Value;
+        type RequestFuture = FutureResult<Value, Value>;
+        type NotificationFuture = FutureResult<(), ()>;
+        fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
+            future::err(Value::Nil)
+        }
+        fn handle_notification(
+            &mut self,
+            method: &str,
+            params: Vec<Value>,
+        ) -> Self::NotificationFuture {
+            self.0.unbounded_send((method.to_owned(), params)).unwrap();
+            future::ok(())
+        }
+    }
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let (tx, rx) = mpsc::unbounded();
+    let connect = Client::builder()
+        .handler(move |_peer: Client| Pongs(tx.clone()))
+        .connect(&server.addr, &core.handle());
+    let client = run(&mut core, connect).unwrap();
+    client.notify("ping", vec!["a".into(), 1.into()]).unwrap();
+    client.notify("ping", vec!["b".into()]).unwrap();
+    let pongs = run(&mut core, rx.take(2).collect()).unwrap();
+    assert_eq!(
+        pongs,
+        vec![
+            ("pong".to_owned(), vec!["a".into(), 1.into()]),
+            ("pong".to_owned(), vec!["b".into()]),
+        ]
+    );
+}
+
+#[test]
+fn ten_thousand_concurrent_requests_each_get_their_own_answer() {
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    let calls: Vec<_> = (0..10_000u64)
+        .map(|i| {
+            let ms = i % 20;
+            client
+                .request("sleep", vec![ms.into()])
+                .map(move |answer| (ms, answer))
+        })
+        .collect();
+    let answers = run(&mut core, stream::futures_unordered(calls).collect()).unwrap();
+    assert_eq!(answers.len(), 10_000);
+    for (ms, answer) in answers {
+        assert_eq!(answer, Value::from(ms));
+    }
+    assert_eq!(client.pending_requests(), 0);
+}
+
+#[test]
+fn handles_cloned_into_several_tasks_share_the_connection() {
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    let (done_tx, done_rx) = mpsc::unbounded();
+    for task in 0..4i64 {
+        let client = client.clone();
+        let done = done_tx.clone();
+        let calls = stream::iter_ok::<_, CallError>(0..100i64).for_each(move |i| {
+            client
+                .request("add", vec![task.into(), i.into()])
+                .map(move |sum| assert_eq!(sum, Value::from(task + i)))
+        });
+        core.handle().spawn(calls.then(move |result| {
+            done.unbounded_send(result.is_ok()).unwrap();
+            Ok(())
+        }));
+    }
+    drop(done_tx);
+    let finished = run(&mut core, done_rx.collect()).unwrap();
+    assert_eq!(finished, vec![true; 4]);
+}
+
+#[test]
+fn a_dying_server_fails_every_pending_request_and_later_calls_fail_fast() {
+    let mut server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    let calls: Vec<_> = (0..20)
+        .map(|_| client.request("sleep", vec![60_000.into()]))
+        .collect();
+    // A round trip proves the sleeps reached the server before it dies.
+    run(&mut core, client.request("add", vec![1.into(), 1.into()])).unwrap();
+    assert_eq!(client.pending_requests(), 20);
+    server.kill();
+    let results = run(
+        &mut core,
+        future::join_all(calls.into_iter().map(|call| call.then(Ok::<_, ()>))),
+    )
+    .unwrap();
+    for result in results {
+        match result {
+            Err(CallError::ConnectionClosed(ClosedReason::PeerClosed)) => {}
+            Err(CallError::ConnectionClosed(ClosedReason::Io(_))) => {}
+            other => panic!("unexpected {:?}", other),
+        }
+    }
+    assert_eq!(client.pending_requests(), 0);
+    assert!(client.closed().is_some());
+    match run(&mut core, client.request("add", vec![1.into(), 1.into()])) {
+        Err(CallError::ConnectionClosed(_)) => {}
+        other => panic!("unexpected {:?}", other),
+    }
+    assert!(matches!(
+        client.notify("ping", vec![]),
+        Err(CallError::ConnectionClosed(_))
+    ));
+}
+
+#[test]
+fn a_timed_out_request_is_forgotten_and_its_late_answer_ignored() {
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    let hasty = client.with_timeout(Duration::from_millis(50));
+    match run(&mut core, hasty.request("sleep", vec![300.into()])) {
+        Err(CallError::Timeout(after)) => assert_eq!(after, Duration::from_millis(50)),
+        other => panic!("unexpected {:?}", other),
+    }
+    assert_eq!(client.pending_requests(), 0);
+    // The late answer arrives while this one waits; the connection shrugs it off.
+    assert_eq!(
+        run(&mut core, client.request("sleep", vec![400.into()])).unwrap(),
+        Value::from(400)
+    );
+    assert_eq!(
+        run(&mut core, hasty.request("add", vec![2.into(), 2.into()])).unwrap(),
+        Value::from(4)
+    );
+    assert!(client.closed().is_none());
+}
+
+#[test]
+fn dropping_a_request_future_forgets_the_request() {
+    let server = ExampleServer::start();
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, server.addr);
+    let abandoned = client.request("sleep", vec![100.into()]);
+    assert_eq!(client.pending_requests(), 1);
+    drop(abandoned);
+    assert_eq!(client.pending_requests(), 0);
+    assert_eq!(
+        run(&mut core, client.request("sleep", vec![200.into()])).unwrap(),
+        Value::from(200)
+    );
+}
+
+/// A server-side service that, for `double_via_client [x]`, asks its client to
+/// `double [x]` and answers with the client's result.
+struct CallsBack {
+    peer: Client,
+}
+
+impl Service for CallsBack {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = BoxFuture<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+    fn handle_request(&mut self, _method: &str, params: Vec<Value>) -> Self::RequestFuture {
+        Box::new(
+            self.peer
+                .request("double", params)
+                .map_err(|err| Value::from(err.to_string())),
+        )
+    }
+    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> FutureResult<(), ()> {
+        future::ok(())
+    }
+}
+
+struct Doubler;
+
+impl Service for Doubler {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = FutureResult<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+        match (method, params.first().and_then(Value::as_i64)) {
+            ("double", Some(x)) => future::ok(Value::from(2 * x)),
+            _ => future::err(Value::from("bad call")),
+        }
+    }
+    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> FutureResult<(), ()> {
+        future::ok(())
+    }
+}
+
+#[test]
+fn a_server_side_service_can_call_its_client_back() {
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let server = Server::bind(
+        &"127.0.0.1:0".parse().unwrap(),
+        |peer| CallsBack { peer },
+        &handle,
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    handle.spawn(server);
+    let connect = Client::builder()
+        .handler(|_peer: Client| Doubler)
+        .connect(&addr, &handle);
+    let client = run(&mut core, connect).unwrap();
+    assert_eq!(
+        run(
+            &mut core,
+            client.request("double_via_client", vec![21.into()])
+        )
+        .unwrap(),
+        Value::from(42)
+    );
+}
+
+/// A raw MessagePack server on its own thread: accepts one connection and hands it to `script`.
+fn raw_server<F>(script: F) -> (SocketAddr, thread::JoinHandle<()>)
+where
+    F: FnOnce(RawPeer) + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let join = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        script(RawPeer::from_stream(stream));
+    });
+    (addr, join)
+}
+
+#[test]
+fn client_puts_exactly_these_bytes_on_the_wire() {
+    use std::io::Read;
+    let (seen_tx, seen_rx) = std_mpsc::channel();
+    let (addr, server) = raw_server(move |mut peer| {
+        let mut take = |n: usize| {
+            let mut buf = vec![0u8; n];
+            peer.stream.read_exact(&mut buf).unwrap();
+            seen_tx.send(buf).unwrap();
+        };
+        take(10);
+        take(10);
+        take(9);
+        peer.send_value(&ok_response(0, 3.into()));
+        peer.send_value(&ok_response(1, Value::Nil));
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    let add = client.request("add", vec![1.into(), 2.into()]);
+    let sub = client.request("sub", vec![5.into(), 3.into()]);
+    client.notify("ping", vec![7.into()]).unwrap();
+    assert_eq!(
+        run(&mut core, add.join(sub)).unwrap(),
+        (Value::from(3), Value::Nil)
+    );
+    // [0, 0, "add", [1, 2]]
+    assert_eq!(
+        seen_rx.recv().unwrap(),
+        vec![0x94, 0x00, 0x00, 0xa3, b'a', b'd', b'd', 0x92, 0x01, 0x02]
+    );
+    // [0, 1, "sub", [5, 3]]: the next id
+    assert_eq!(
+        seen_rx.recv().unwrap(),
+        vec![0x94, 0x00, 0x01, 0xa3, b's', b'u', b'b', 0x92, 0x05, 0x03]
+    );
+    // [2, "ping", [7]]
+    assert_eq!(
+        seen_rx.recv().unwrap(),
+        vec![0x93, 0x02, 0xa4, b'p', b'i', b'n', b'g', 0x91, 0x07]
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn responses_to_unknown_ids_are_ignored_without_disturbing_the_call() {
+    let (addr, server) = raw_server(|mut peer| {
+        let req = peer.recv();
+        assert_eq!(req, support::request(0, "add", vec![1.into(), 2.into()]));
+        peer.send_value(&ok_response(999, "stray".into()));
+        peer.send_value(&ok_response(0, 3.into()));
+        let _ = peer.read_to_end();
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    assert_eq!(
+        run(&mut core, client.request("add", vec![1.into(), 2.into()])).unwrap(),
+        Value::from(3)
+    );
+    assert!(client.closed().is_none());
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn without_a_handler_an_incoming_request_gets_an_error_response() {
+    let (seen_tx, seen_rx) = std_mpsc::channel();
+    let (addr, server) = raw_server(move |mut peer| {
+        peer.request(7, "hello", vec![]);
+        peer.notify("dropped", vec![]);
+        // The client's answer to 7 and its own request come in either order.
+        let mut seen = vec![peer.recv(), peer.recv()];
+        seen.sort_by_key(|value| value.to_string());
+        peer.send_value(&ok_response(0, "fine".into()));
+        seen_tx.send(seen).unwrap();
+        let _ = peer.read_to_end();
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    assert_eq!(
+        run(&mut core, client.request("add", vec![])).unwrap(),
+        Value::from("fine")
+    );
+    drop(client);
+    let mut seen = seen_rx.recv().unwrap();
+    seen.sort_by_key(|value| value.to_string());
+    let mut expected = vec![
+        support::request(0, "add", vec![]),
+        err_response(
+            7,
+            Value::from("cannot handle request `hello`: this client installed no handler"),
+        ),
+    ];
+    expected.sort_by_key(|value| value.to_string());
+    assert_eq!(seen, expected);
+    server.join().unwrap();
+}
+
+#[test]
+fn dropping_every_handle_closes_the_connection_once_answers_are_in() {
+    let (addr, server) = raw_server(|mut peer| {
+        let req = peer.recv();
+        assert_eq!(req, support::request(0, "slow", vec![]));
+        // The client dropped its handle, but still waits for this answer.
+        peer.send_value(&notification("ignored", vec![]));
+        peer.send_value(&ok_response(0, "done".into()));
+        assert!(
+            peer.read_to_end().is_empty(),
+            "the client closes after the answer"
+        );
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    let call = client.request("slow", vec![]);
+    drop(client);
+    assert_eq!(run(&mut core, call).unwrap(), Value::from("done"));
+    server.join().unwrap();
+}
