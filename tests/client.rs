@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use futures::future::{self, FutureResult};
-use futures::sync::mpsc;
+use futures::sync::{mpsc, oneshot};
 use futures::{stream, Future, Stream};
 use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Server, Service, Value};
 use support::{err_response, notification, ok_response, run, ExampleServer, RawPeer};
@@ -279,18 +279,22 @@ fn a_server_side_service_can_call_its_client_back() {
     );
 }
 
-/// A raw MessagePack server on its own thread: accepts one connection and hands it to `script`.
-fn raw_server<F>(script: F) -> (SocketAddr, thread::JoinHandle<()>)
+/// A raw MessagePack server on its own thread: accepts one connection and hands it to
+/// `script`. The receiver completes when the script has run to its end (and fails if
+/// the script panicked): run the reactor on it so the client keeps working meanwhile.
+fn raw_server<F>(script: F) -> (SocketAddr, oneshot::Receiver<()>)
 where
     F: FnOnce(RawPeer) + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let join = thread::spawn(move || {
+    let (done_tx, done_rx) = oneshot::channel();
+    thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         script(RawPeer::from_stream(stream));
+        let _ = done_tx.send(());
     });
-    (addr, join)
+    (addr, done_rx)
 }
 
 #[test]
@@ -333,7 +337,7 @@ fn client_puts_exactly_these_bytes_on_the_wire() {
         seen_rx.recv().unwrap(),
         vec![0x93, 0x02, 0xa4, b'p', b'i', b'n', b'g', 0x91, 0x07]
     );
-    server.join().unwrap();
+    run(&mut core, server).expect("the raw server's script ran to its end");
 }
 
 #[test]
@@ -353,7 +357,7 @@ fn responses_to_unknown_ids_are_ignored_without_disturbing_the_call() {
     );
     assert!(client.closed().is_none());
     drop(client);
-    server.join().unwrap();
+    run(&mut core, server).expect("the raw server's script ran to its end");
 }
 
 #[test]
@@ -387,7 +391,7 @@ fn without_a_handler_an_incoming_request_gets_an_error_response() {
     ];
     expected.sort_by_key(|value| value.to_string());
     assert_eq!(seen, expected);
-    server.join().unwrap();
+    run(&mut core, server).expect("the raw server's script ran to its end");
 }
 
 #[test]
@@ -408,5 +412,5 @@ fn dropping_every_handle_closes_the_connection_once_answers_are_in() {
     let call = client.request("slow", vec![]);
     drop(client);
     assert_eq!(run(&mut core, call).unwrap(), Value::from("done"));
-    server.join().unwrap();
+    run(&mut core, server).expect("the raw server's script ran to its end");
 }
