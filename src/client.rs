@@ -20,7 +20,7 @@ use tokio_core::net::TcpStream;
 use tokio_core::reactor::{Handle, Remote, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::{Connection, ShutdownSignal};
+use crate::connection::{Connection, ShutdownSignal, Wiring};
 use crate::errors::{CallError, ClosedReason};
 use crate::message::{Message, Notification, Request};
 use crate::pending::{Answer, Pending};
@@ -254,16 +254,14 @@ where
         timeout: None,
     };
     let service = builder.build(peer.clone());
-    let connection = Connection::new(
-        transport,
-        service,
-        config,
-        pending.clone(),
+    let wiring = Wiring {
+        pending,
         from_handles,
         from_service,
         shutdown,
-        handle.clone(),
-    );
+        handle: handle.clone(),
+    };
+    let connection = Connection::new(transport, service, config, wiring);
     handle.spawn(connection);
     peer
 }

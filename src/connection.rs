@@ -115,6 +115,20 @@ pub(crate) struct ShutdownSignal {
     pub(crate) alive: mpsc::UnboundedSender<()>,
 }
 
+/// How a connection is tied to its handles, and to its server if it has one.
+pub(crate) struct Wiring {
+    /// Our requests waiting for the peer's answer, shared with the handles.
+    pub(crate) pending: Arc<Pending>,
+    /// What the user's client handles send; `None` on a server connection.
+    pub(crate) from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+    /// What the service's own handle sends.
+    pub(crate) from_service: mpsc::UnboundedReceiver<Message>,
+    /// Server connections: how the server asks for a graceful shutdown.
+    pub(crate) shutdown: Option<ShutdownSignal>,
+    /// The reactor the connection runs on (to arm its timers).
+    pub(crate) handle: Handle,
+}
+
 /// One connection, from either side. See the module documentation.
 pub(crate) struct Connection<T, S: Service> {
     /// The byte stream to the peer.
@@ -167,16 +181,14 @@ where
     T: AsyncRead + AsyncWrite,
     S: Service,
 {
-    pub(crate) fn new(
-        io: T,
-        service: S,
-        config: Config,
-        pending: Arc<Pending>,
-        from_handles: Option<mpsc::UnboundedReceiver<Message>>,
-        from_service: mpsc::UnboundedReceiver<Message>,
-        shutdown: Option<ShutdownSignal>,
-        handle: Handle,
-    ) -> Self {
+    pub(crate) fn new(io: T, service: S, config: Config, wiring: Wiring) -> Self {
+        let Wiring {
+            pending,
+            from_handles,
+            from_service,
+            shutdown,
+            handle,
+        } = wiring;
         let client_side = from_handles.is_some();
         let (shutdown, alive) = match shutdown {
             Some(signal) => (Some(signal.deadline), Some(signal.alive)),
