@@ -221,6 +221,10 @@ where
     /// Runs the four steps until none makes progress; returns why the connection is
     /// over, once it is.
     fn drive(&mut self) -> Result<Async<ClosedReason>, ClosedReason> {
+        if self.client_side {
+            // A caller giving up will wake us (see `finished`).
+            self.pending.watch();
+        }
         self.poll_shutdown()?;
         for _ in 0..MAX_ROUNDS {
             let mut progress = self.read_incoming()?;

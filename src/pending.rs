@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use futures::sync::oneshot;
+use futures::task::AtomicTask;
 use rmpv::Value;
 
 use crate::errors::{CallError, ClosedReason};
@@ -23,6 +24,9 @@ pub(crate) type Answer = Result<Value, CallError>;
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     state: Mutex<State>,
+    /// The connection's task, woken when a caller gives up: a client connection whose
+    /// handles are all gone closes once nobody waits, and must hear about it.
+    connection: AtomicTask,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +71,12 @@ impl Pending {
     /// Forgets `id`: its caller no longer waits.
     pub(crate) fn cancel(&self, id: u32) {
         self.lock().waiting.remove(&id);
+        self.connection.notify();
+    }
+
+    /// Called by the connection in each poll, so that `cancel` can wake it.
+    pub(crate) fn watch(&self) {
+        self.connection.register();
     }
 
     /// Fails every waiting caller with `reason` and refuses new registrations.

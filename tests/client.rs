@@ -414,3 +414,112 @@ fn dropping_every_handle_closes_the_connection_once_answers_are_in() {
     assert_eq!(run(&mut core, call).unwrap(), Value::from("done"));
     run(&mut core, server).expect("the raw server's script ran to its end");
 }
+
+#[test]
+fn a_caller_giving_up_after_every_handle_is_gone_closes_the_connection() {
+    let (addr, server) = raw_server(|mut peer| {
+        assert_eq!(peer.recv(), support::request(0, "slow", vec![]));
+        // No answer: the client gives up, and closes the connection.
+        assert!(peer.read_to_end().is_empty());
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    let call = client
+        .with_timeout(Duration::from_millis(20))
+        .request("slow", vec![]);
+    // Every handle is gone; only the call keeps the connection open.
+    drop(client);
+    match run(&mut core, call) {
+        Err(CallError::Timeout(_)) => {}
+        other => panic!("unexpected {:?}", other),
+    }
+    run(&mut core, server).expect("the raw server saw the connection close");
+}
+
+#[test]
+fn bytes_that_are_not_messagepack_fail_pending_calls_with_a_protocol_error() {
+    let (addr, server) = raw_server(|mut peer| {
+        assert_eq!(peer.recv(), support::request(0, "add", vec![]));
+        peer.send_bytes(&[0xc1]);
+        let _ = peer.read_to_end();
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    match run(&mut core, client.request("add", vec![])) {
+        Err(CallError::ConnectionClosed(ClosedReason::Protocol(err))) => match *err {
+            rmp_rpc_demo::errors::CodecError::NotMessagePack {
+                byte: 0xc1,
+                offset: 0,
+            } => {}
+            ref other => panic!("unexpected {:?}", other),
+        },
+        other => panic!("unexpected {:?}", other),
+    }
+    assert!(matches!(client.closed(), Some(ClosedReason::Protocol(_))));
+    run(&mut core, server).unwrap();
+}
+
+/// Logs when each notification's future completes; `slow` ones wait 100 ms first.
+struct CompletionLog {
+    log: mpsc::UnboundedSender<String>,
+    handle: tokio_core::reactor::Handle,
+}
+
+impl Service for CompletionLog {
+    type T = Value;
+    type E = Value;
+    type RequestFuture = FutureResult<Value, Value>;
+    type NotificationFuture = BoxFuture<(), ()>;
+    fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
+        future::err(Value::Nil)
+    }
+    fn handle_notification(&mut self, method: &str, _: Vec<Value>) -> Self::NotificationFuture {
+        let log = self.log.clone();
+        let name = method.to_owned();
+        let wait = if method == "slow" { 100 } else { 0 };
+        let timer =
+            tokio_core::reactor::Timeout::new(Duration::from_millis(wait), &self.handle).unwrap();
+        Box::new(
+            timer
+                .map_err(|_| ())
+                .map(move |()| log.unbounded_send(name).unwrap()),
+        )
+    }
+}
+
+fn notification_completion_order(ordered: bool) -> Vec<String> {
+    let (addr, server) = raw_server(|mut peer| {
+        peer.notify("slow", vec![]);
+        peer.notify("fast", vec![]);
+        let _ = peer.read_to_end();
+    });
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let (log, completions) = mpsc::unbounded();
+    let config = rmp_rpc_demo::Config {
+        ordered_notifications: ordered,
+        ..Default::default()
+    };
+    let connect = Client::builder()
+        .config(config)
+        .handler(move |_peer: Client| CompletionLog {
+            log: log.clone(),
+            handle: handle.clone(),
+        })
+        .connect(&addr, &core.handle());
+    let client = run(&mut core, connect).unwrap();
+    let order = run(&mut core, completions.take(2).collect()).unwrap();
+    drop(client);
+    run(&mut core, server).unwrap();
+    order
+}
+
+#[test]
+fn notification_futures_run_concurrently_by_default() {
+    assert_eq!(notification_completion_order(false), vec!["fast", "slow"]);
+}
+
+#[test]
+fn ordered_notifications_complete_in_arrival_order() {
+    assert_eq!(notification_completion_order(true), vec!["slow", "fast"]);
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::future::{self, FutureResult};
 use futures::sync::oneshot;
 use futures::Future;
-use rmp_rpc_demo::{BoxFuture, Client, Server, Service, ShutdownHandle, Value};
+use rmp_rpc_demo::{BoxFuture, Client, Config, Server, Service, ShutdownHandle, Value};
 use support::{err_response, notification, ok_response, ExampleServer, RawPeer};
 use tokio_core::reactor::{Core, Timeout};
 
@@ -347,15 +347,22 @@ impl Service for Waiter {
     }
 }
 
-/// Runs a `Waiter` server on its own thread; returns its address, a receiver of
-/// "request started" signals, its shutdown handle and a receiver fired when the server
-/// future completes.
-fn start_waiter_server() -> (
+/// What `start_waiter_server` returns: the address, a receiver of "request started"
+/// signals, the shutdown handle, and a receiver fired when the server future completes.
+type WaiterServer = (
     SocketAddr,
     std_mpsc::Receiver<u64>,
     ShutdownHandle,
     oneshot::Receiver<()>,
-) {
+);
+
+/// Runs a `Waiter` server with the default configuration on its own thread.
+fn start_waiter_server() -> WaiterServer {
+    start_waiter_server_with(Config::default())
+}
+
+/// Runs a `Waiter` server with `config` on its own thread.
+fn start_waiter_server_with(config: Config) -> WaiterServer {
     let (setup_tx, setup_rx) = std_mpsc::channel();
     let (started_tx, started_rx) = std_mpsc::channel();
     let (done_tx, done_rx) = oneshot::channel();
@@ -366,8 +373,8 @@ fn start_waiter_server() -> (
             started: started_tx.clone(),
             handle: handle.clone(),
         };
-        let server =
-            Server::bind(&"127.0.0.1:0".parse().unwrap(), builder, &core.handle()).unwrap();
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::bind_with_config(&addr, builder, config, &core.handle()).unwrap();
         setup_tx
             .send((server.local_addr(), server.shutdown_handle()))
             .unwrap();
@@ -406,4 +413,21 @@ fn graceful_shutdown_gives_up_on_handlers_after_the_grace_period() {
     shutdown.shutdown(Duration::from_millis(50));
     assert!(peer.try_recv().is_none(), "closed without an answer");
     done.wait().expect("the server future completes");
+}
+
+#[test]
+fn the_in_flight_cap_holds_back_reading_until_a_handler_finishes() {
+    let config = Config {
+        max_in_flight: 1,
+        ..Config::default()
+    };
+    let (addr, started, _shutdown, _done) = start_waiter_server_with(config);
+    let mut peer = RawPeer::connect(addr);
+    peer.request(1, "sleep", vec![100.into()]);
+    peer.request(2, "add", vec![]);
+    // Without the cap, `add` would be answered first (see a_slow_request_does_not_hold_up_a_fast_one).
+    assert_eq!(peer.recv(), ok_response(1, 100.into()));
+    assert_eq!(peer.recv(), ok_response(2, text("ok")));
+    assert_eq!(started.recv().unwrap(), 100);
+    assert_eq!(started.recv().unwrap(), 0);
 }
