@@ -28,6 +28,7 @@ use crate::service::{NoHandler, Service, ServiceBuilder};
 
 pub use crate::connection::Config;
 
+// ANCHOR: client
 /// A handle to a MessagePack-RPC connection, to send requests and notifications.
 ///
 /// Clone it freely (clones share the connection) and use it from any task on the
@@ -45,6 +46,7 @@ pub struct Client {
     /// The timeout of each request made through this handle.
     timeout: Option<Duration>,
 }
+// ANCHOR_END: client
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +86,7 @@ impl Client {
         }
     }
 
+    // ANCHOR: request
     /// Sends a request; the future resolves to the peer's result, or fails with the
     /// peer's error value ([`CallError::Remote`]) or with why no answer can come.
     ///
@@ -118,7 +121,9 @@ impl Client {
             },
         }
     }
+    // ANCHOR_END: request
 
+    // ANCHOR: notify
     /// Sends a notification. It fails only when the connection is closed.
     pub fn notify(&self, method: &str, params: Vec<Value>) -> Result<(), CallError> {
         if let Some(reason) = self.pending.closed() {
@@ -132,6 +137,7 @@ impl Client {
             .unbounded_send(msg)
             .map_err(|_| CallError::ConnectionClosed(self.closed_reason()))
     }
+    // ANCHOR_END: notify
 
     /// A handle to the same connection whose requests time out after `timeout`.
     pub fn with_timeout(&self, timeout: Duration) -> Client {
@@ -193,6 +199,7 @@ where
         self
     }
 
+    // ANCHOR: connect
     /// Connects over TCP and starts the connection on the reactor.
     pub fn connect(self, addr: &SocketAddr, handle: &Handle) -> Connect {
         let handle = handle.clone();
@@ -204,7 +211,9 @@ where
             self.start(stream, &handle)
         }))
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: start
     /// Starts the connection over `transport` on the reactor and returns its handle.
     pub fn start<T>(self, transport: T, handle: &Handle) -> Client
     where
@@ -226,8 +235,10 @@ where
             timeout: self.timeout,
         }
     }
+    // ANCHOR_END: start
 }
 
+// ANCHOR: spawn_connection
 /// Builds the service of a new connection, with a handle to that connection, and spawns
 /// the connection on the reactor. Returns the handle the service received.
 pub(crate) fn spawn_connection<T, B>(
@@ -265,7 +276,9 @@ where
     handle.spawn(connection);
     peer
 }
+// ANCHOR_END: spawn_connection
 
+// ANCHOR: response
 /// The answer to a request: see [`Client::request`].
 #[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
 pub struct Response {
@@ -284,6 +297,7 @@ enum State {
     Failed(CallError),
     Done,
 }
+// ANCHOR_END: response
 
 struct RequestTimer {
     after: Duration,
@@ -317,6 +331,7 @@ impl Response {
     }
 }
 
+// ANCHOR: response_poll
 impl Future for Response {
     type Item = Value;
     type Error = CallError;
@@ -356,7 +371,9 @@ impl Future for Response {
         outcome.map(Async::Ready)
     }
 }
+// ANCHOR_END: response_poll
 
+// ANCHOR: response_drop
 impl Drop for Response {
     fn drop(&mut self) {
         if let State::Waiting {
@@ -367,3 +384,4 @@ impl Drop for Response {
         }
     }
 }
+// ANCHOR_END: response_drop

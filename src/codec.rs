@@ -23,6 +23,7 @@ use crate::errors::{CodecError, DecodeError, InvalidMessage};
 use crate::message::Message;
 use crate::scan::Scanner;
 
+// ANCHOR: limits
 /// How much a single message may ask of us. Checked before any value is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -39,6 +40,7 @@ pub struct Limits {
     /// bounds the memory a message can make us allocate. Default: 1 Mi (1,048,576).
     pub max_values: usize,
 }
+// ANCHOR_END: limits
 
 impl Default for Limits {
     fn default() -> Self {
@@ -59,6 +61,7 @@ const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// About 48 MiB of decoded values at worst.
 const DEFAULT_MAX_VALUES: usize = 1024 * 1024;
 
+// ANCHOR: incoming
 /// What the decoder hands to the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -73,6 +76,7 @@ pub enum Incoming {
         reason: InvalidMessage,
     },
 }
+// ANCHOR_END: incoming
 
 /// The MessagePack-RPC codec: frames messages on a byte stream.
 ///
@@ -104,6 +108,7 @@ impl Codec {
         self.scanner.wanted(buf.len())
     }
 
+    // ANCHOR: encode_message
     /// Appends `msg` to `buf`, encoded, without an intermediate allocation.
     ///
     /// On error (a string or array too long for MessagePack), `buf` is left as it was.
@@ -115,8 +120,10 @@ impl Codec {
         }
         result
     }
+    // ANCHOR_END: encode_message
 }
 
+// ANCHOR: decoder
 impl Decoder for Codec {
     type Item = Incoming;
     type Error = CodecError;
@@ -151,7 +158,9 @@ impl Decoder for Codec {
         }
     }
 }
+// ANCHOR_END: decoder
 
+// ANCHOR: encoder
 impl Encoder for Codec {
     type Item = Message;
     type Error = CodecError;
@@ -160,6 +169,7 @@ impl Encoder for Codec {
         self.encode_message(&msg, buf).map_err(CodecError::Io)
     }
 }
+// ANCHOR_END: encoder
 
 /// `io::Write` straight into a `BytesMut`, growing it as needed.
 struct BytesWriter<'a>(&'a mut BytesMut);

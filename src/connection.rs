@@ -39,6 +39,7 @@ use crate::message::{Message, Notification, Request, Response};
 use crate::pending::Pending;
 use crate::service::Service;
 
+// ANCHOR: config
 /// How a connection behaves; the same settings serve clients and servers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -55,6 +56,7 @@ pub struct Config {
     /// concurrently. Default: false.
     pub ordered_notifications: bool,
 }
+// ANCHOR_END: config
 
 impl Default for Config {
     fn default() -> Self {
@@ -79,6 +81,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// its memory for the rest of the connection.
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
 
+// ANCHOR: request_task
 /// A request from the peer whose handler is running, tagged with the msgid to answer.
 struct RequestTask<F> {
     id: u32,
@@ -106,6 +109,7 @@ where
         }))
     }
 }
+// ANCHOR_END: request_task
 
 /// What a server connection needs to shut down gracefully.
 pub(crate) struct ShutdownSignal {
@@ -129,6 +133,7 @@ pub(crate) struct Wiring {
     pub(crate) handle: Handle,
 }
 
+// ANCHOR: connection
 /// One connection, from either side. See the module documentation.
 pub(crate) struct Connection<T, S: Service> {
     /// The byte stream to the peer.
@@ -175,6 +180,7 @@ pub(crate) struct Connection<T, S: Service> {
     /// is dropped and every answer has come.
     client_side: bool,
 }
+// ANCHOR_END: connection
 
 impl<T, S> Connection<T, S>
 where
@@ -218,6 +224,7 @@ where
         }
     }
 
+    // ANCHOR: drive
     /// Runs the four steps until none makes progress; returns why the connection is
     /// over, once it is.
     fn drive(&mut self) -> Result<Async<ClosedReason>, ClosedReason> {
@@ -246,7 +253,9 @@ where
         task::current().notify();
         Ok(Async::NotReady)
     }
+    // ANCHOR_END: drive
 
+    // ANCHOR: can_read
     /// May we read and dispatch more of the peer's messages now?
     fn can_read(&self) -> bool {
         !self.peer_closed
@@ -254,7 +263,9 @@ where
             && self.requests.len() < self.config.max_in_flight
             && self.write_buf.len() < self.config.max_write_buffer
     }
+    // ANCHOR_END: can_read
 
+    // ANCHOR: read_incoming
     /// Step 1: reads from the transport and dispatches each decoded message.
     fn read_incoming(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
@@ -294,6 +305,7 @@ where
         }
         Ok(progress)
     }
+    // ANCHOR_END: read_incoming
 
     /// Makes sure the read buffer has room for a useful read: at least `READ_CHUNK`,
     /// or what the message being received still needs (it was checked against the size
@@ -305,6 +317,7 @@ where
         }
     }
 
+    // ANCHOR: dispatch
     /// Sends one decoded message where it belongs.
     fn dispatch(&mut self, incoming: Incoming) {
         match incoming {
@@ -321,7 +334,9 @@ where
             }
         }
     }
+    // ANCHOR_END: dispatch
 
+    // ANCHOR: start_request
     /// Calls the handler of a request. Most handlers answer at once: try that before
     /// paying for a place among the running handlers.
     fn start_request(&mut self, req: Request) {
@@ -334,7 +349,9 @@ where
             Err(never) => match never {},
         }
     }
+    // ANCHOR_END: start_request
 
+    // ANCHOR: start_notification
     /// Calls the handler of a notification.
     fn start_notification(&mut self, note: Notification) {
         let mut future = self.service.handle_notification(&note.method, note.params);
@@ -344,7 +361,9 @@ where
             self.notifications.push(future);
         }
     }
+    // ANCHOR_END: start_notification
 
+    // ANCHOR: route_response
     /// Hands a response to the caller waiting for it, if any.
     fn route_response(&mut self, resp: Response) {
         let id = resp.id;
@@ -356,7 +375,9 @@ where
             );
         }
     }
+    // ANCHOR_END: route_response
 
+    // ANCHOR: drive_requests
     /// Step 2: polls the request handlers that were woken; queues their responses.
     fn drive_requests(&mut self) -> bool {
         let mut progress = false;
@@ -377,7 +398,9 @@ where
         }
         progress
     }
+    // ANCHOR_END: drive_requests
 
+    // ANCHOR: drive_notifications
     /// Step 2, for notifications: polls their handlers (all the woken ones, or only the
     /// oldest when they run in order).
     fn drive_notifications(&mut self) -> bool {
@@ -400,7 +423,9 @@ where
         }
         progress
     }
+    // ANCHOR_END: drive_notifications
 
+    // ANCHOR: queue_response
     /// Encodes a response onto the write buffer.
     fn queue_response(&mut self, response: Response) {
         let id = response.id;
@@ -416,7 +441,9 @@ where
             let _ = self.codec.encode_message(&fallback, &mut self.write_buf);
         }
     }
+    // ANCHOR_END: queue_response
 
+    // ANCHOR: outgoing
     /// Step 3: moves what our handles queued (requests, notifications) onto the write buffer.
     fn send_outgoing(&mut self) -> bool {
         let mut progress = false;
@@ -457,7 +484,9 @@ where
             Ok(Async::NotReady) => None,
         }
     }
+    // ANCHOR_END: outgoing
 
+    // ANCHOR: flush
     /// Step 4: writes the buffer to the transport, then flushes it once.
     fn flush(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
@@ -491,7 +520,9 @@ where
         }
         Ok(progress)
     }
+    // ANCHOR_END: flush
 
+    // ANCHOR: poll_shutdown
     /// Watches for the server's shutdown signal, then for the end of the grace period.
     fn poll_shutdown(&mut self) -> Result<(), ClosedReason> {
         let signal = self.shutdown.as_mut().map(|signal| signal.poll());
@@ -522,7 +553,9 @@ where
         }
         Ok(())
     }
+    // ANCHOR_END: poll_shutdown
 
+    // ANCHOR: finished
     /// Is the connection over, and why?
     fn finished(&self) -> Option<ClosedReason> {
         if self.peer_closed {
@@ -541,8 +574,10 @@ where
         }
         None
     }
+    // ANCHOR_END: finished
 }
 
+// ANCHOR: future
 impl<T, S> Future for Connection<T, S>
 where
     T: AsyncRead + AsyncWrite,
@@ -568,10 +603,13 @@ where
         Ok(Async::Ready(()))
     }
 }
+// ANCHOR_END: future
 
+// ANCHOR: drop
 impl<T, S: Service> Drop for Connection<T, S> {
     fn drop(&mut self) {
         // Dropped without finishing (the reactor went away): still, nobody waits forever.
         self.pending.close(ClosedReason::ShutDown);
     }
 }
+// ANCHOR_END: drop

@@ -27,6 +27,7 @@ const RESPONSE: u64 = 1;
 /// The type tag of a notification.
 const NOTIFICATION: u64 = 2;
 
+// ANCHOR: types
 /// A MessagePack-RPC message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -66,8 +67,10 @@ pub struct Notification {
     /// The arguments.
     pub params: Vec<Value>,
 }
+// ANCHOR_END: types
 
 impl Message {
+    // ANCHOR: decode
     /// Reads exactly one MessagePack value from `rd` and checks that it is a valid message.
     ///
     /// The whole value is consumed even when it is not a valid message, so the next
@@ -106,7 +109,9 @@ impl Message {
             }
         }
     }
+    // ANCHOR_END: decode
 
+    // ANCHOR: encode
     /// Writes the message to `wr` as one MessagePack array.
     ///
     /// Fails only when `wr` fails, or when a string, binary, array, map or ext, at any
@@ -143,6 +148,7 @@ impl Message {
             }
         }
     }
+    // ANCHOR_END: encode
 
     /// The message encoded as a `Vec<u8>`: handy in tests and examples.
     pub fn to_bytes(&self) -> Vec<u8> {

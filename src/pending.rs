@@ -20,6 +20,7 @@ use crate::errors::{CallError, ClosedReason};
 /// What a caller eventually receives.
 pub(crate) type Answer = Result<Value, CallError>;
 
+// ANCHOR: pending
 /// The in-flight map of one connection.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
@@ -38,8 +39,10 @@ struct State {
     /// Set once the connection has ended; later registrations fail with it.
     closed: Option<ClosedReason>,
 }
+// ANCHOR_END: pending
 
 impl Pending {
+    // ANCHOR: register
     /// Reserves a msgid that no request in flight uses, with the receiver of its answer.
     pub(crate) fn register(&self) -> Result<(u32, oneshot::Receiver<Answer>), ClosedReason> {
         let mut state = self.lock();
@@ -56,7 +59,9 @@ impl Pending {
         state.waiting.insert(id, tx);
         Ok((id, rx))
     }
+    // ANCHOR_END: register
 
+    // ANCHOR: complete
     /// Hands the peer's answer to whoever waits for `id`. Returns false when nobody
     /// does (the caller gave up, or the peer answered an id we never used).
     pub(crate) fn complete(&self, id: u32, answer: Answer) -> bool {
@@ -67,18 +72,22 @@ impl Pending {
             None => false,
         }
     }
+    // ANCHOR_END: complete
 
+    // ANCHOR: cancel
     /// Forgets `id`: its caller no longer waits.
     pub(crate) fn cancel(&self, id: u32) {
         self.lock().waiting.remove(&id);
         self.connection.notify();
     }
+    // ANCHOR_END: cancel
 
     /// Called by the connection in each poll, so that `cancel` can wake it.
     pub(crate) fn watch(&self) {
         self.connection.register();
     }
 
+    // ANCHOR: close
     /// Fails every waiting caller with `reason` and refuses new registrations.
     /// Only the first reason is kept.
     pub(crate) fn close(&self, reason: ClosedReason) {
@@ -94,6 +103,7 @@ impl Pending {
             let _ = tx.send(Err(CallError::ConnectionClosed(reason.clone())));
         }
     }
+    // ANCHOR_END: close
 
     /// Why the connection ended, once it has.
     pub(crate) fn closed(&self) -> Option<ClosedReason> {

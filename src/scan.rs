@@ -10,6 +10,7 @@
 use crate::codec::Limits;
 use crate::errors::CodecError;
 
+// ANCHOR: scanner
 /// Where the scan of the value at the front of the buffer stands.
 #[derive(Debug, Default)]
 pub(crate) struct Scanner {
@@ -26,6 +27,7 @@ pub(crate) struct Scanner {
     /// The buffer length seen by the last call, to notice a buffer that was replaced.
     seen: usize,
 }
+// ANCHOR_END: scanner
 
 /// What a marker starts.
 enum Item {
@@ -36,6 +38,7 @@ enum Item {
 }
 
 impl Scanner {
+    // ANCHOR: scan
     /// Looks for the end of the first value in `buf`.
     ///
     /// Returns `Ok(Some(len))` when `buf[..len]` holds one whole value that respects
@@ -103,6 +106,7 @@ impl Scanner {
             }
         }
     }
+    // ANCHOR_END: scan
 
     /// How many more bytes the value at the front needs, as far as the scan can tell
     /// (at least one when it is incomplete). A reader can size its next read with it.
@@ -123,6 +127,7 @@ impl Scanner {
         Ok(end as usize)
     }
 
+    // ANCHOR: close_value
     /// A value just ended: count it in its container, closing every container that is
     /// now full. Returns true when the outermost value has ended.
     fn close_value(&mut self) -> bool {
@@ -135,6 +140,7 @@ impl Scanner {
         }
         true
     }
+    // ANCHOR_END: close_value
 
     fn reset(&mut self) {
         self.pos = 0;
@@ -145,6 +151,7 @@ impl Scanner {
     }
 }
 
+// ANCHOR: parse_header
 /// Reads the marker at the start of `rest` and its length field, if any.
 ///
 /// Returns the size of the header (marker plus length field, plus the type byte of an
@@ -219,3 +226,4 @@ fn parse_header(rest: &[u8], offset: usize) -> Result<Option<(usize, Item)>, Cod
         0xdf => sized(4, 0, 2, true),
     }
 }
+// ANCHOR_END: parse_header

@@ -26,6 +26,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Connections accepted in one poll before letting the connections themselves run.
 const ACCEPT_BUDGET: usize = 64;
 
+// ANCHOR: serve
 /// Listens on `addr` and serves every connection with a service from `builder`, on a
 /// new reactor, forever. Returns only if the reactor or the listener cannot be set up.
 pub fn serve<B>(addr: &SocketAddr, builder: B) -> io::Result<()>
@@ -41,7 +42,9 @@ where
     let _ = core.run(server);
     Ok(())
 }
+// ANCHOR_END: serve
 
+// ANCHOR: serve_connection
 /// Serves one already connected transport (a Unix socket, an in-memory pipe...) with a
 /// service from `builder`, on the reactor of `handle`.
 ///
@@ -58,7 +61,9 @@ where
 {
     spawn_connection(transport, builder, config, None, None, handle)
 }
+// ANCHOR_END: serve_connection
 
+// ANCHOR: server
 /// A listening server, as a future that runs until it has shut down.
 ///
 /// Spawn it on the reactor (or `run` it); keep a [`ShutdownHandle`] to stop it.
@@ -83,6 +88,7 @@ pub struct Server<B> {
     /// Set after a failed accept: wait before accepting again.
     backoff: Option<Timeout>,
 }
+// ANCHOR_END: server
 
 /// Stops a [`Server`] gracefully. Cloneable; dropping every handle does not stop the server.
 #[derive(Clone, Debug)]
@@ -154,6 +160,7 @@ where
         }
     }
 
+    // ANCHOR: start_connection
     /// Starts the connection of a newly accepted socket.
     fn start_connection(&mut self, stream: TcpStream) {
         if let Err(err) = stream.set_nodelay(true) {
@@ -176,6 +183,7 @@ where
             &self.handle,
         );
     }
+    // ANCHOR_END: start_connection
 
     /// Drops the signals of connections that have ended, now and then (amortised O(1)).
     fn forget_closed_connections(&mut self) {
@@ -185,6 +193,7 @@ where
         }
     }
 
+    // ANCHOR: accept
     /// Accepts the waiting connections, within a budget.
     fn accept(&mut self) -> Poll<(), ()> {
         if let Some(ref mut backoff) = self.backoff {
@@ -226,7 +235,9 @@ where
         futures::task::current().notify();
         Ok(Async::NotReady)
     }
+    // ANCHOR_END: accept
 
+    // ANCHOR: begin_shutdown
     /// Stops accepting and tells every connection to drain by `now + grace`.
     fn begin_shutdown(&mut self, grace: Duration) {
         log::info!(
@@ -242,8 +253,10 @@ where
             let _ = signal.send(deadline);
         }
     }
+    // ANCHOR_END: begin_shutdown
 }
 
+// ANCHOR: server_poll
 impl<B> Future for Server<B>
 where
     B: ServiceBuilder,
@@ -281,3 +294,4 @@ where
         }
     }
 }
+// ANCHOR_END: server_poll
