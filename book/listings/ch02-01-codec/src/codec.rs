@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! Framing: bytes in, messages out, and back.
 
-// ANCHOR: all
 // ANCHOR: imports
 use std::io;
 

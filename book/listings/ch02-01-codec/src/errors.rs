@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! Why a message could not be decoded.
 
-// ANCHOR: all
 use std::error::Error;
 use std::fmt;
 use std::io;

@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! The three MessagePack-RPC messages.
 
-// ANCHOR: all
 // ANCHOR: imports
 use std::convert::TryFrom;
 use std::io::{self, Read, Write};

@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! MessagePack-RPC as a tokio-proto multiplexed protocol.
 
-// ANCHOR: all
 // ANCHOR: imports
 use std::convert::TryFrom;
 use std::io;

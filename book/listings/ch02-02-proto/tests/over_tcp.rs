@@ -13,6 +13,7 @@ use tokio_core::reactor::{Core, Timeout};
 use tokio_proto::{BindServer, TcpClient};
 use tokio_service::Service;
 
+// ANCHOR: service
 /// Answers every request with the sum of its two integer params.
 struct Adder;
 
@@ -39,6 +40,7 @@ impl Service for Adder {
         })
     }
 }
+// ANCHOR_END: service
 
 fn add(a: i64, b: i64) -> Request {
     Request {
@@ -56,6 +58,7 @@ fn requests_sent_at_once_each_get_their_own_answer() {
     let listener = TcpListener::bind(&"127.0.0.1:0".parse().unwrap(), &handle).unwrap();
     let addr = listener.local_addr().unwrap();
 
+    // ANCHOR: wiring
     let server_handle = handle.clone();
     let server = listener.incoming().for_each(move |(socket, _)| {
         Proto.bind_server(&server_handle, socket, Adder);
@@ -74,6 +77,7 @@ fn requests_sent_at_once_each_get_their_own_answer() {
             ];
             future::join_all(calls)
         });
+    // ANCHOR_END: wiring
     let deadline = Timeout::new(Duration::from_secs(10), &handle).unwrap();
     let responses = match core.run(calls.select2(deadline)) {
         Ok(Either::A((responses, _))) => responses,

@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! Calling a server over TCP: tokio-proto runs the connection, we wrap its `Service`.
 
-// ANCHOR: all
 // ANCHOR: imports
 use std::io;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
+// ANCHOR: all
 //! Serving requests over TCP: tokio-proto runs the connections, we supply a `Service`.
 
-// ANCHOR: all
 // ANCHOR: imports
 use std::io;
 

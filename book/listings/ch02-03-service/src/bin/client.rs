@@ -1,3 +1,4 @@
+// ANCHOR: all
 //! The example client of chapter 2.3: calls the example server and prints its answers.
 //!
 //! ```text
@@ -7,7 +8,6 @@
 //! It connects to ADDR (default 127.0.0.1:54321), sends three requests at once, prints
 //! each answer and exits with status 0; with status 1 when it cannot connect.
 
-// ANCHOR: all
 use std::env;
 use std::error::Error;
 use std::net::SocketAddr;

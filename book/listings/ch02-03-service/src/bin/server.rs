@@ -1,3 +1,4 @@
+// ANCHOR: all
 //! The example server of chapter 2.3: `add` and `sub` over MessagePack-RPC.
 //!
 //! ```text
@@ -7,7 +8,6 @@
 //! It listens on ADDR (default 127.0.0.1:54321), prints `listening on ADDR`, and serves
 //! until you stop it with Ctrl-C.
 
-// ANCHOR: all
 use std::env;
 use std::error::Error;
 use std::net::SocketAddr;
