@@ -45,15 +45,10 @@ pub fn example_binary(name: &str) -> PathBuf {
         return path.clone();
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let manifest = library_manifest();
     let output = Command::new(&cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--message-format=json",
-            "--example",
-            name,
-        ])
+        .args(["build", "--quiet", "--message-format=json"])
+        .args(["-p", "rmp-rpc-demo", "--example", name])
         .arg("--manifest-path")
         .arg(&manifest)
         .stderr(Stdio::inherit())
@@ -74,6 +69,20 @@ pub fn example_binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo did not report the binary of example `{}`", name));
     cache.insert(name.to_string(), path.clone());
     path
+}
+
+/// The Cargo.toml of `rmp-rpc-demo`: this crate's, or, for the interop crates that include
+/// this module, the nearest one above theirs.
+fn library_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("Cargo.toml"))
+        .find(|manifest| {
+            std::fs::read_to_string(manifest)
+                .map(|text| text.contains("name = \"rmp-rpc-demo\""))
+                .unwrap_or(false)
+        })
+        .expect("the Cargo.toml of rmp-rpc-demo, in this folder or above")
 }
 
 /// The string value of `"field":"..."` in one line of cargo's JSON output (paths only, so
