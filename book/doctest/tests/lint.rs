@@ -379,7 +379,11 @@ fn summary_entries(text: &str) -> Vec<(usize, String)> {
 }
 
 fn book_src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../src")
+    // book/doctest -> book/src
+    let book = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new(".."));
+    book.join("src")
 }
 
 fn chapters() -> Vec<PathBuf> {
