@@ -34,3 +34,6 @@ pub mod ch02_02_protocol {}
 
 #[doc = include_str!("../../src/ch02-03-service.md")]
 pub mod ch02_03_service {}
+
+#[doc = include_str!("../../src/ch04-04-neovim.md")]
+pub mod ch04_04_neovim {}
