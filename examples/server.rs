@@ -78,6 +78,7 @@ impl Calculator {
     }
 }
 
+// ANCHOR: arguments
 /// `op(a, b)` for `params = [a, b]`, with a readable error for anything else.
 fn arithmetic(params: &[Value], op: fn(i64, i64) -> Option<i64>) -> Result<Value, Value> {
     let (a, b) = match params {
@@ -108,7 +109,9 @@ fn sleep_ms(params: &[Value]) -> Result<u64, Value> {
         _ => Err(format!("expected 1 argument, got {}", params.len()).into()),
     }
 }
+// ANCHOR_END: arguments
 
+// ANCHOR: reply
 /// The answer to a request: ready now, or when a `sleep` timer fires.
 enum Reply {
     Now(FutureResult<Value, Value>),
@@ -131,6 +134,7 @@ impl Future for Reply {
         }
     }
 }
+// ANCHOR_END: reply
 
 fn main() {
     let arg = env::args().nth(1);

@@ -299,6 +299,7 @@ enum State {
 }
 // ANCHOR_END: response
 
+// ANCHOR: request_timer
 struct RequestTimer {
     after: Duration,
     deadline: Instant,
@@ -322,6 +323,7 @@ impl RequestTimer {
         }
     }
 }
+// ANCHOR_END: request_timer
 
 impl Response {
     fn failed(err: CallError) -> Self {

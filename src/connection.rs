@@ -69,6 +69,7 @@ impl Default for Config {
     }
 }
 
+// ANCHOR: budgets
 /// How many messages, handler completions or outgoing messages one step handles
 /// before letting the other steps (and the other connections on the reactor) run.
 const STEP_BUDGET: usize = 128;
@@ -80,6 +81,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// An empty buffer larger than this is freed, so that one large message does not pin
 /// its memory for the rest of the connection.
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
+// ANCHOR_END: budgets
 
 // ANCHOR: request_task
 /// A request from the peer whose handler is running, tagged with the msgid to answer.

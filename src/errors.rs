@@ -204,6 +204,7 @@ impl From<io::Error> for CodecError {
     }
 }
 
+// ANCHOR: closed_reason
 /// Why a connection ended. Every request still waiting for an answer fails with
 /// [`CallError::ConnectionClosed`] carrying this reason, and so does every later call.
 #[derive(Debug, Clone)]
@@ -217,6 +218,7 @@ pub enum ClosedReason {
     /// We closed it: every client handle was dropped, or the server shut down.
     ShutDown,
 }
+// ANCHOR_END: closed_reason
 
 impl fmt::Display for ClosedReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -235,6 +237,7 @@ impl fmt::Display for ClosedReason {
     }
 }
 
+// ANCHOR: call_error
 /// Why a request made with [`Client::request`](crate::client::Client::request) has no result.
 #[derive(Debug, Clone)]
 pub enum CallError {
@@ -248,6 +251,7 @@ pub enum CallError {
     /// that drives the connection, where no timer can be armed.
     NoReactor,
 }
+// ANCHOR_END: call_error
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -90,6 +90,7 @@ pub struct Server<B> {
 }
 // ANCHOR_END: server
 
+// ANCHOR: shutdown_handle
 /// Stops a [`Server`] gracefully. Cloneable; dropping every handle does not stop the server.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
@@ -105,6 +106,7 @@ impl ShutdownHandle {
         let _ = self.sender.unbounded_send(grace);
     }
 }
+// ANCHOR_END: shutdown_handle
 
 impl<B> Server<B>
 where
