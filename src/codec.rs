@@ -134,7 +134,7 @@ impl Decoder for Codec {
                 Some(len) => len,
                 None => return Ok(None),
             };
-            let decoded = Message::decode(&mut &buf[..len]);
+            let decoded = Message::decode_slice(&buf[..len]);
             buf.advance(len);
             match decoded {
                 Ok(msg) => return Ok(Some(Incoming::Message(msg))),

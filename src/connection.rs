@@ -36,6 +36,7 @@ use tokio_io::{AsyncRead, AsyncWrite};
 use crate::codec::{Codec, Incoming, Limits};
 use crate::errors::{CallError, ClosedReason};
 use crate::message::{Message, Notification, Request, Response};
+use crate::outbox::Outbox;
 use crate::pending::Pending;
 use crate::service::Service;
 
@@ -145,7 +146,7 @@ pub(crate) struct Connection<T, S: Service> {
     /// Bytes read from the peer and not yet decoded.
     read_buf: BytesMut,
     /// Encoded messages not yet written to the peer.
-    write_buf: BytesMut,
+    write_buf: Outbox,
     /// The transport took bytes since its last flush.
     needs_flush: bool,
     /// Answers the peer's requests and notifications.
@@ -206,7 +207,7 @@ where
             io,
             codec: Codec::new(config.limits),
             read_buf: BytesMut::new(),
-            write_buf: BytesMut::new(),
+            write_buf: Outbox::default(),
             needs_flush: false,
             service,
             requests: FuturesUnordered::new(),
@@ -432,7 +433,7 @@ where
     fn queue_response(&mut self, response: Response) {
         let id = response.id;
         let msg = Message::Response(response);
-        if let Err(err) = self.codec.encode_message(&msg, &mut self.write_buf) {
+        if let Err(err) = self.write_buf.push(&msg) {
             log::error!("cannot encode the response to msgid {}: {}", id, err);
             let error = Value::from(format!("the response could not be encoded: {}", err));
             let fallback = Message::Response(Response {
@@ -440,7 +441,7 @@ where
                 result: Err(error),
             });
             // A short string always encodes.
-            let _ = self.codec.encode_message(&fallback, &mut self.write_buf);
+            let _ = self.write_buf.push(&fallback);
         }
     }
     // ANCHOR_END: queue_response
@@ -459,7 +460,7 @@ where
                 None => break,
             };
             progress = true;
-            if let Err(err) = self.codec.encode_message(&msg, &mut self.write_buf) {
+            if let Err(err) = self.write_buf.push(&msg) {
                 log::error!("cannot encode an outgoing message: {}", err);
                 if let Message::Request(req) = msg {
                     let error = Value::from(format!("the request could not be encoded: {}", err));
@@ -493,14 +494,14 @@ where
     fn flush(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
         while !self.write_buf.is_empty() {
-            match self.io.poll_write(&self.write_buf) {
+            match self.io.poll_write(self.write_buf.unsent()) {
                 Ok(Async::Ready(0)) => {
                     let err =
                         io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes");
                     return Err(ClosedReason::Io(Arc::new(err)));
                 }
                 Ok(Async::Ready(n)) => {
-                    self.write_buf.advance(n);
+                    self.write_buf.consumed(n);
                     self.needs_flush = true;
                     progress = true;
                 }
@@ -516,9 +517,6 @@ where
                 Ok(Async::NotReady) => {}
                 Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
             }
-        }
-        if self.write_buf.is_empty() && self.write_buf.capacity() > MAX_IDLE_BUFFER {
-            self.write_buf = BytesMut::new();
         }
         Ok(progress)
     }

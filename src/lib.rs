@@ -26,15 +26,20 @@
 //! authentication, and the tokio 0.2+ / futures 0.3 ecosystem (the book's appendix shows
 //! how the same design carries over).
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod codec;
 mod connection;
+mod encode;
 pub mod errors;
 pub mod message;
+mod outbox;
 mod pending;
 mod scan;
 pub mod server;
 pub mod service;
+mod slice;
 
 pub use crate::client::{Client, ClientBuilder, Config, Response};
 pub use crate::errors::{CallError, ClosedReason};

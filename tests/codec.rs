@@ -382,7 +382,7 @@ fn msgid_u32_max_is_encoded_as_uint32() {
 #[test]
 fn encoder_and_to_bytes_produce_the_same_bytes() {
     for msg in sample_stream() {
-        assert_eq!(encode(&msg), msg.to_bytes());
+        assert_eq!(encode(&msg), msg.to_bytes().unwrap());
     }
 }
 
@@ -396,8 +396,8 @@ fn encoder_appends_without_disturbing_earlier_bytes() {
     codec.encode(second.clone(), &mut buf).expect("encode");
 
     let mut expected = b"earlier bytes".to_vec();
-    expected.extend(first.to_bytes());
-    expected.extend(second.to_bytes());
+    expected.extend(first.to_bytes().unwrap());
+    expected.extend(second.to_bytes().unwrap());
     assert_eq!(&buf[..], &expected[..]);
 }
 
@@ -410,7 +410,7 @@ fn encode_message_appends_to_a_buffer_with_spare_capacity() {
         .encode_message(&msg, &mut buf)
         .expect("encode");
     assert_eq!(&buf[..2], &[0xff, 0xfe]);
-    assert_eq!(&buf[2..], &msg.to_bytes()[..]);
+    assert_eq!(&buf[2..], &msg.to_bytes().unwrap()[..]);
 }
 
 /// A binary of exactly 2^32 bytes, one more than MessagePack can describe, or `None` when
@@ -1312,9 +1312,9 @@ fn message() -> impl Strategy<Value = Message> {
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
         vec(any::<u8>(), 0..64),
-        message().prop_map(|msg| msg.to_bytes()),
+        message().prop_map(|msg| msg.to_bytes().unwrap()),
         (message(), any::<Index>()).prop_map(|(msg, cut)| {
-            let bytes = msg.to_bytes();
+            let bytes = msg.to_bytes().unwrap();
             bytes[..cut.index(bytes.len())].to_vec()
         }),
         prop::sample::select(vec![
@@ -1368,7 +1368,7 @@ proptest! {
     #[test]
     fn arbitrary_messages_round_trip(msg in message()) {
         let bytes = encode(&msg);
-        prop_assert_eq!(&bytes, &msg.to_bytes());
+        prop_assert_eq!(&bytes, &msg.to_bytes().unwrap());
         prop_assert_eq!(decode_bytes(&bytes), vec![Incoming::Message(msg)]);
     }
 

@@ -41,7 +41,13 @@ impl ExampleServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {}", path.display(), err));
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start {}: {} (plain `cargo test` builds the examples; with --test filters, run `cargo build --examples` first)",
+                    path.display(),
+                    err
+                )
+            });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         BufReader::new(stdout)

@@ -1,0 +1,143 @@
+//! Writing MessagePack values, each in its shortest form.
+//!
+//! rmp's writers go through one `Write` call and one `Result<Marker, ValueWriteError>`
+//! per field; for the small messages of an RPC that overhead is most of the cost. Here
+//! each header (marker plus length or number) is assembled on the stack and written in
+//! one call. The output is byte for byte what rmpv writes, with two differences: a
+//! length MessagePack cannot describe (2^32 or more) is an error instead of being
+//! truncated to 32 bits (rmpv 0.4 casts it with `as u32`, which would put a corrupt
+//! message on the wire), and a string that is not valid UTF-8 stays a string (rmpv 0.4
+//! writes it as binary), so a value we received is sent on unchanged.
+
+use std::convert::TryFrom;
+use std::io::{self, Write};
+
+use rmpv::{Integer, Value};
+
+/// Writes `value`, recursively.
+pub(crate) fn write_value<W: Write>(wr: &mut W, value: &Value) -> io::Result<()> {
+    match *value {
+        Value::Nil => wr.write_all(&[0xc0]),
+        Value::Boolean(b) => wr.write_all(&[if b { 0xc3 } else { 0xc2 }]),
+        Value::Integer(n) => write_integer(wr, n),
+        Value::F32(x) => write_header(wr, 0xca, 4, u64::from(x.to_bits())),
+        Value::F64(x) => write_header(wr, 0xcb, 8, x.to_bits()),
+        Value::String(ref text) => write_str(wr, text.as_bytes()),
+        Value::Binary(ref bytes) => {
+            let len = len32(bytes.len())?;
+            match len {
+                0..=0xff => write_header(wr, 0xc4, 1, u64::from(len))?,
+                0x100..=0xffff => write_header(wr, 0xc5, 2, u64::from(len))?,
+                _ => write_header(wr, 0xc6, 4, u64::from(len))?,
+            }
+            wr.write_all(bytes)
+        }
+        Value::Array(ref items) => {
+            write_array_len(wr, items.len())?;
+            items.iter().try_for_each(|item| write_value(wr, item))
+        }
+        Value::Map(ref entries) => {
+            let len = len32(entries.len())?;
+            match len {
+                0..=15 => wr.write_all(&[0x80 | len as u8])?,
+                16..=0xffff => write_header(wr, 0xde, 2, u64::from(len))?,
+                _ => write_header(wr, 0xdf, 4, u64::from(len))?,
+            }
+            entries.iter().try_for_each(|(key, item)| {
+                write_value(wr, key)?;
+                write_value(wr, item)
+            })
+        }
+        Value::Ext(ty, ref data) => {
+            let len = len32(data.len())?;
+            let ty = ty as u8;
+            match len {
+                1 => wr.write_all(&[0xd4, ty])?,
+                2 => wr.write_all(&[0xd5, ty])?,
+                4 => wr.write_all(&[0xd6, ty])?,
+                8 => wr.write_all(&[0xd7, ty])?,
+                16 => wr.write_all(&[0xd8, ty])?,
+                0..=0xff => wr.write_all(&[0xc7, len as u8, ty])?,
+                0x100..=0xffff => {
+                    let [a, b] = (len as u16).to_be_bytes();
+                    wr.write_all(&[0xc8, a, b, ty])?
+                }
+                _ => {
+                    let [a, b, c, d] = len.to_be_bytes();
+                    wr.write_all(&[0xc9, a, b, c, d, ty])?
+                }
+            }
+            wr.write_all(data)
+        }
+    }
+}
+
+/// An array header for `len` items.
+pub(crate) fn write_array_len<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
+    let len = len32(len)?;
+    match len {
+        0..=15 => wr.write_all(&[0x90 | len as u8]),
+        16..=0xffff => write_header(wr, 0xdc, 2, u64::from(len)),
+        _ => write_header(wr, 0xdd, 4, u64::from(len)),
+    }
+}
+
+/// A str header and the bytes, valid UTF-8 or not.
+pub(crate) fn write_str<W: Write>(wr: &mut W, bytes: &[u8]) -> io::Result<()> {
+    let len = len32(bytes.len())?;
+    match len {
+        0..=31 => wr.write_all(&[0xa0 | len as u8])?,
+        32..=0xff => write_header(wr, 0xd9, 1, u64::from(len))?,
+        0x100..=0xffff => write_header(wr, 0xda, 2, u64::from(len))?,
+        _ => write_header(wr, 0xdb, 4, u64::from(len))?,
+    }
+    wr.write_all(bytes)
+}
+
+/// An unsigned integer in the fewest bytes.
+pub(crate) fn write_uint<W: Write>(wr: &mut W, n: u64) -> io::Result<()> {
+    match n {
+        0..=0x7f => wr.write_all(&[n as u8]),
+        0x80..=0xff => write_header(wr, 0xcc, 1, n),
+        0x100..=0xffff => write_header(wr, 0xcd, 2, n),
+        0x1_0000..=0xffff_ffff => write_header(wr, 0xce, 4, n),
+        _ => write_header(wr, 0xcf, 8, n),
+    }
+}
+
+/// As rmpv does: non-negative values as unsigned, negative ones in the fewest bytes.
+fn write_integer<W: Write>(wr: &mut W, n: Integer) -> io::Result<()> {
+    if let Some(n) = n.as_u64() {
+        return write_uint(wr, n);
+    }
+    let n = n.as_i64().unwrap_or(0);
+    match n {
+        -32..=-1 => wr.write_all(&[n as u8]),
+        -0x80..=-33 => write_header(wr, 0xd0, 1, n as u64),
+        -0x8000..=-0x81 => write_header(wr, 0xd1, 2, n as u64),
+        -0x8000_0000..=-0x8001 => write_header(wr, 0xd2, 4, n as u64),
+        _ => write_header(wr, 0xd3, 8, n as u64),
+    }
+}
+
+/// A marker followed by the low `width` bytes of `n`, big-endian, in one write.
+fn write_header<W: Write>(wr: &mut W, marker: u8, width: usize, n: u64) -> io::Result<()> {
+    let mut header = [0u8; 9];
+    header[0] = marker;
+    let be = n.to_be_bytes();
+    header[1..=width].copy_from_slice(&be[8 - width..]);
+    wr.write_all(&header[..=width])
+}
+
+/// MessagePack lengths are 32-bit: refuse one that would be silently truncated.
+fn len32(len: usize) -> io::Result<u32> {
+    u32::try_from(len).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot encode a string, binary, array, map or ext of {} items or bytes: MessagePack allows at most 2^32 - 1",
+                len
+            ),
+        )
+    })
+}
