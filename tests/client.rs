@@ -523,3 +523,11 @@ fn notification_futures_run_concurrently_by_default() {
 fn ordered_notifications_complete_in_arrival_order() {
     assert_eq!(notification_completion_order(true), vec!["slow", "fast"]);
 }
+
+#[test]
+fn client_handles_can_move_to_other_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Client>();
+    assert_send::<rmp_rpc_demo::Response>();
+    assert_send::<CallError>();
+}
