@@ -4,20 +4,23 @@
 //! Start Neovim so that it listens on a TCP port:
 //!
 //! ```console
-//! $ nvim --listen 127.0.0.1:6666
+//! $ nvim --listen 127.0.0.1:6666 notes.txt
 //! ```
 //!
-//! then, in a second terminal:
+//! then, in a second terminal (here we then opened `todo.txt` in Neovim, wrote it, went
+//! back to `notes.txt` and quit):
 //!
 //! ```console
 //! $ cargo run --example neovim -- 127.0.0.1:6666
 //! connected to Neovim 0.7.2 on channel 3
 //! 1 + 2 = 3
 //! buffers:
-//!   1 /home/me/notes.txt
+//!   1 /tmp/demo/notes.txt
 //! waiting for events (quit Neovim to stop)
-//! BufEnter buffer 2 [No Name]
-//! VimLeavePre buffer 2 [No Name]
+//! BufEnter buffer 2 /tmp/demo/todo.txt
+//! BufWritePost buffer 2 /tmp/demo/todo.txt
+//! BufEnter buffer 1 /tmp/demo/notes.txt
+//! VimLeavePre buffer 1 /tmp/demo/notes.txt
 //! Neovim closed the connection
 //! ```
 //!
