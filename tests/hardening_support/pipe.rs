@@ -112,11 +112,6 @@ impl End {
         dir.write_closed = true;
         dir.wake_reader();
     }
-
-    /// Has the other end dropped its end (or closed its write side)?
-    pub fn peer_write_closed(&self) -> bool {
-        self.lock().dirs[1 - self.side].write_closed
-    }
 }
 
 impl Read for End {
