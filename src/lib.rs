@@ -22,6 +22,50 @@
 //! - [`client`]: connects, sends requests and notifications, receives answers;
 //! - [`errors`]: every error, by domain.
 //!
+//! A server answers with a [`Service`], one per connection:
+//!
+//! ```no_run
+//! use futures::future::{self, FutureResult};
+//! use rmp_rpc_demo::{serve, Client, Service, Value};
+//!
+//! struct Echo;
+//!
+//! impl Service for Echo {
+//!     type T = Value;
+//!     type E = Value;
+//!     type RequestFuture = FutureResult<Value, Value>;
+//!     type NotificationFuture = FutureResult<(), ()>;
+//!
+//!     fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+//!         match method {
+//!             "echo" => future::ok(Value::Array(params)),
+//!             _ => future::err(format!("unknown method `{}`", method).into()),
+//!         }
+//!     }
+//!
+//!     fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> Self::NotificationFuture {
+//!         future::ok(())
+//!     }
+//! }
+//!
+//! let addr = "127.0.0.1:54321".parse().unwrap();
+//! serve(&addr, |_peer: Client| Echo).unwrap();
+//! ```
+//!
+//! and a [`Client`] calls it (see `examples/client.rs` for one that also handles what the
+//! server sends):
+//!
+//! ```no_run
+//! use rmp_rpc_demo::Client;
+//! use tokio_core::reactor::Core;
+//!
+//! let mut core = Core::new().unwrap();
+//! let addr = "127.0.0.1:54321".parse().unwrap();
+//! let client = core.run(Client::connect(&addr, &core.handle())).unwrap();
+//! let echoed = core.run(client.request("echo", vec![1.into()])).unwrap();
+//! assert_eq!(echoed, vec![1.into()].into());
+//! ```
+//!
 //! Not goals: other transports than byte streams, message-level compression or
 //! authentication, and the tokio 0.2+ / futures 0.3 ecosystem (the book's appendix shows
 //! how the same design carries over).
