@@ -63,7 +63,7 @@
 //! let addr = "127.0.0.1:54321".parse().unwrap();
 //! let client = core.run(Client::connect(&addr, &core.handle())).unwrap();
 //! let echoed = core.run(client.request("echo", vec![1.into()])).unwrap();
-//! assert_eq!(echoed, vec![1.into()].into());
+//! assert_eq!(echoed, rmp_rpc_demo::Value::Array(vec![1.into()]));
 //! ```
 //!
 //! Not goals: other transports than byte streams, message-level compression or
