@@ -159,9 +159,10 @@ fn strings(items: &[&str]) -> Value {
 /// 1. answer in reverse order of arrival: an answer waits until every request that
 ///    arrived after it has been answered;
 /// 2. after answering an inner request, wait until Neovim has returned from it before
-///    sending the next answer. Neovim does not say when; but it runs a (non-"fast") API
+///    sending the next answer. Neovim does not say when; but it runs an ordinary API
 ///    request from us only once it has, so we send `nvim_eval("0")` and wait for its
-///    answer. Without that, two answers that leave in the same write reach Neovim
+///    answer (not a "fast" method like `nvim_get_api_info`, answered at once, nor
+///    `nvim_get_mode`, held until Neovim waits for keys). Without that, two answers that leave in the same write reach Neovim
 ///    together, and it checks the second against the request it has not yet returned from.
 #[derive(Clone)]
 struct ReverseOrder {
