@@ -35,5 +35,20 @@ pub mod ch02_02_protocol {}
 #[doc = include_str!("../../src/ch02-03-service.md")]
 pub mod ch02_03_service {}
 
+#[doc = include_str!("../../src/ch03-00-by-hand.md")]
+pub mod ch03_00_by_hand {}
+
+#[doc = include_str!("../../src/ch03-01-server.md")]
+pub mod ch03_01_server {}
+
+#[doc = include_str!("../../src/ch03-02-client.md")]
+pub mod ch03_02_client {}
+
+#[doc = include_str!("../../src/ch03-03-both-directions.md")]
+pub mod ch03_03_both_directions {}
+
+#[doc = include_str!("../../src/ch03-04-examples.md")]
+pub mod ch03_04_examples {}
+
 #[doc = include_str!("../../src/ch04-04-neovim.md")]
 pub mod ch04_04_neovim {}

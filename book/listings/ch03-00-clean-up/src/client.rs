@@ -1,0 +1,1 @@
+//! The client: written by hand in chapter 3.2.

@@ -1,0 +1,1 @@
+//! The server: written by hand in chapter 3.1.
