@@ -50,5 +50,11 @@ pub mod ch03_03_both_directions {}
 #[doc = include_str!("../../src/ch03-04-examples.md")]
 pub mod ch03_04_examples {}
 
+#[doc = include_str!("../../src/ch04-02-backpressure.md")]
+pub mod ch04_02_backpressure {}
+
+#[doc = include_str!("../../src/ch04-03-timeouts-shutdown.md")]
+pub mod ch04_03_timeouts_shutdown {}
+
 #[doc = include_str!("../../src/ch04-04-neovim.md")]
 pub mod ch04_04_neovim {}
