@@ -52,8 +52,9 @@ impl Default for Limits {
     }
 }
 
-/// Deep enough for any sensible API (Neovim itself refuses more than 32), shallow enough
-/// that rmpv's recursion fits in a 2 MiB thread stack even without optimisations.
+/// Deep enough for any sensible API, shallow enough that decoding fits in a 2 MiB thread
+/// stack even without optimisations. (Neovim 0.7 sends values of any depth, but aborts
+/// when it receives one nested deeper than 32 levels: see `Config::max_outgoing_depth`.)
 const DEFAULT_MAX_DEPTH: usize = 64;
 /// Large enough for a whole source file or a screenful of terminal cells, small enough
 /// that a peer cannot make us hold an arbitrary amount of memory per connection.
