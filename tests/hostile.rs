@@ -1,0 +1,703 @@
+//! Hostile peers against the example server (`examples/server.rs`, run as a child
+//! process: a crash shows as an exit status, and its memory is its own).
+//!
+//! Each case starts a fresh server and a *bystander*: a well-behaved connection that
+//! makes a call before, during and after the attack and must get the right answer every
+//! time. At the end of each case the server process must still run, its open file
+//! descriptors must be back to what they were (the attacker's connections are gone), and
+//! its peak resident memory (VmHWM) must stay within a stated bound of where it started:
+//!
+//! - [`SMALL_BOUND_KIB`] (8 MiB) when nothing the attacker sends is a message the
+//!   server may accept whole;
+//! - [`LARGE_BOUND_KIB`] (48 MiB) when it is, or could be: `Limits::max_message_size`
+//!   (16 MiB) of buffered message, and as much again while the read buffer grows, with
+//!   room to spare.
+//!
+//! Memory is a resource bound, not a timing: asserting it is deterministic enough. The
+//! figures of each case are printed (`cargo test --test hostile -- --nocapture`).
+
+mod hardening_support;
+
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::thread;
+
+use rmpv::Value;
+
+use hardening_support::faults::XorShift;
+use hardening_support::{
+    decode_all, encode, mib, notification, parse_response, request, ExampleServer, ProcStats,
+    RawPeer,
+};
+
+/// Peak memory growth allowed when no large message may be accepted.
+const SMALL_BOUND_KIB: u64 = 8 * 1024;
+/// Peak memory growth allowed when one message up to the 16 MiB limit may be buffered.
+const LARGE_BOUND_KIB: u64 = 48 * 1024;
+/// The example server's `Limits::max_message_size` (the library default).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// Bystander calls we make while waiting for the server to close the attacker's
+/// sockets: each one is a full turn of the server's event loop, so this is a count of
+/// turns, not a wait.
+const SETTLE_CALLS: usize = 1000;
+
+/// One hostile case: a fresh server, a bystander, and the server's figures at the start.
+struct Case {
+    name: &'static str,
+    server: ExampleServer,
+    bystander: RawPeer,
+    start: ProcStats,
+    checks: usize,
+}
+
+impl Case {
+    fn begin(name: &'static str) -> Case {
+        let server = ExampleServer::start();
+        let mut bystander = RawPeer::connect(server.addr);
+        bystander.check();
+        let start = server.stats();
+        Case {
+            name,
+            server,
+            bystander,
+            start,
+            checks: 1,
+        }
+    }
+
+    /// The server still runs and still answers the bystander correctly.
+    fn check(&mut self) {
+        self.server.assert_alive();
+        self.bystander.check();
+        self.checks += 1;
+    }
+
+    fn attacker(&self) -> RawPeer {
+        RawPeer::connect(self.server.addr)
+    }
+
+    /// Checks the bystander, waits (in bystander calls, see [`SETTLE_CALLS`]) for the
+    /// server to drop every attacker connection, checks the memory bound, and prints
+    /// the figures.
+    fn finish(mut self, bound_kib: u64, sent: usize) {
+        self.check();
+        let mut end = self.server.stats();
+        let mut calls = 0;
+        while end.fds > self.start.fds && calls < SETTLE_CALLS {
+            self.check();
+            end = self.server.stats();
+            calls += 1;
+        }
+        assert_eq!(
+            end.fds, self.start.fds,
+            "{}: the server still holds connections of the attacker",
+            self.name
+        );
+        let growth = end.peak_kib.saturating_sub(self.start.rss_kib);
+        println!(
+            "{:<44} sent {:>11} B | bystander calls {:>5} | RSS start {:>9} peak {:>9} end {:>9} | growth {:>9} (bound {})",
+            self.name,
+            sent,
+            self.checks,
+            mib(self.start.rss_kib),
+            mib(end.peak_kib),
+            mib(end.rss_kib),
+            mib(growth),
+            mib(bound_kib)
+        );
+        assert!(
+            growth < bound_kib,
+            "{}: the server's peak memory grew by {} KiB, over the bound of {} KiB",
+            self.name,
+            growth,
+            bound_kib
+        );
+    }
+}
+
+/// Writes `bytes` in `chunk`-sized writes, calling `between` after each, until done or
+/// until the server closes the connection. Returns how many bytes went out, and
+/// whether a write failed (the server closed).
+fn send_in_chunks(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    chunk: usize,
+    mut between: impl FnMut(usize),
+) -> (usize, bool) {
+    let mut sent = 0;
+    for (i, piece) in bytes.chunks(chunk).enumerate() {
+        if stream.write_all(piece).is_err() {
+            return (sent, true);
+        }
+        sent += piece.len();
+        between(i);
+    }
+    (sent, false)
+}
+
+/// Reads every value until the server closes, and checks each is a response or a
+/// notification: whatever it said before closing was still valid MessagePack-RPC.
+fn read_valid_until_closed(peer: &mut RawPeer) -> Vec<Value> {
+    let values = decode_all(&peer.read_until_closed());
+    for value in &values {
+        let kind = value
+            .as_array()
+            .and_then(|items| items.first())
+            .and_then(Value::as_u64);
+        assert!(
+            kind == Some(1) || kind == Some(2),
+            "the server wrote {}",
+            value
+        );
+    }
+    values
+}
+
+fn add(id: u64, a: i64, b: i64) -> Vec<u8> {
+    encode(&request(id, "add", vec![a.into(), b.into()]))
+}
+
+// ---------------------------------------------------------------------------------------
+// Garbage
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn random_garbage_ends_only_its_own_connection() {
+    let mut case = Case::begin("random garbage (200 seeds x 4 KiB)");
+    let mut sent = 0;
+    for seed in 0..200 {
+        let mut attacker = case.attacker();
+        let garbage = XorShift::new(seed).bytes(4096);
+        // The server may close before reading it all: then the write fails, as it should.
+        let _ = attacker.send(&garbage);
+        sent += garbage.len();
+        attacker.shutdown_write();
+        read_valid_until_closed(&mut attacker);
+        if seed % 10 == 0 {
+            case.check();
+        }
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+fn a_byte_that_is_not_messagepack_closes_the_connection_at_once() {
+    let case = Case::begin("0xc1 after a valid request");
+    let mut attacker = case.attacker();
+    let request = add(7, 1, 2);
+    attacker.send(&request).expect("send");
+    assert_eq!(attacker.recv_response(), (7, Ok(Value::from(3))));
+    attacker.send(&[0xc1]).expect("send");
+    // No end of stream from us: the server must close on its own.
+    assert!(read_valid_until_closed(&mut attacker).is_empty());
+    case.finish(SMALL_BOUND_KIB, request.len() + 1);
+}
+
+#[test]
+#[ignore = "bug: on a protocol error the connection closes without sending the answers it \
+            already queued for the valid requests read before the bad bytes"]
+fn answers_queued_before_a_protocol_error_are_still_sent() {
+    let case = Case::begin("valid request and 0xc1 in one write");
+    let mut attacker = case.attacker();
+    let mut bytes = add(7, 1, 2);
+    bytes.push(0xc1);
+    attacker.send(&bytes).expect("send");
+    let values = read_valid_until_closed(&mut attacker);
+    assert_eq!(
+        values.iter().filter_map(parse_response).collect::<Vec<_>>(),
+        vec![(7, Ok(Value::from(3)))],
+        "the answer to the valid request was computed, then dropped"
+    );
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Deep nesting
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_megabyte_of_nested_arrays_closes_the_connection() {
+    // rmpv 0.4 decodes recursively: without the depth limit, this aborts the process.
+    let mut case = Case::begin("1 MiB of 0x91 (nested arrays)");
+    let mut attacker = case.attacker();
+    let bytes = vec![0x91u8; 1024 * 1024];
+    let (sent, _) = send_in_chunks(&mut attacker.stream, &bytes, 64 * 1024, |_| {});
+    read_valid_until_closed(&mut attacker);
+    case.check();
+    // Maps too: {0: {0: {0: ...}}}.
+    let mut attacker = case.attacker();
+    let maps: Vec<u8> = [0x81u8, 0x00].repeat(512 * 1024);
+    let (sent_maps, _) = send_in_chunks(&mut attacker.stream, &maps, 64 * 1024, |_| {});
+    read_valid_until_closed(&mut attacker);
+    case.finish(SMALL_BOUND_KIB, sent + sent_maps);
+}
+
+#[test]
+fn nesting_up_to_the_limit_is_served_and_one_more_level_is_refused() {
+    let mut case = Case::begin("params nested to depth 64, then 65");
+    // The message array is level 1, params level 2: 62 more arrays reach 64.
+    let deep = |levels: usize| {
+        let mut bytes = encode(&Value::Array(vec![0.into(), 1.into(), "add".into()]));
+        bytes[0] = 0x94; // four items: the params follow
+        bytes.extend(std::iter::repeat_n(0x91, levels));
+        bytes.push(0x90);
+        bytes
+    };
+    let mut peer = case.attacker();
+    peer.send(&deep(62)).expect("send");
+    let (id, result) = peer.recv_response();
+    assert_eq!(id, 1);
+    assert!(
+        result.is_err(),
+        "add with nested arrays is an error response"
+    );
+    peer.send(&add(2, 20, 22)).expect("send");
+    assert_eq!(peer.recv_response(), (2, Ok(Value::from(42))));
+    drop(peer);
+    case.check();
+    let mut peer = case.attacker();
+    peer.send(&deep(63)).expect("send");
+    assert!(read_valid_until_closed(&mut peer).is_empty());
+    case.finish(SMALL_BOUND_KIB, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Huge declared lengths
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn headers_declaring_4_gib_close_the_connection_without_allocating() {
+    let mut case = Case::begin("headers declaring 4 GiB, then silence");
+    let headers: &[&[u8]] = &[
+        b"\xdd\xff\xff\xff\xff",     // array32
+        b"\xdf\xff\xff\xff\xff",     // map32
+        b"\xdb\xff\xff\xff\xff",     // str32
+        b"\xc6\xff\xff\xff\xff",     // bin32
+        b"\xc9\xff\xff\xff\xff\x01", // ext32
+        b"\xdd\x00\x10\x00\x01",     // array32 of 1 Mi + 1 values: over max_values
+    ];
+    let mut sent = 0;
+    for header in headers {
+        // Alone, as the method of a request, and as its params.
+        let prefix = encode(&Value::Array(vec![0.into(), 3.into()]));
+        let mut as_method = prefix.clone();
+        as_method[0] = 0x94;
+        as_method.extend_from_slice(header);
+        let mut as_params = as_method.clone();
+        as_params.truncate(prefix.len());
+        as_params.extend_from_slice(&encode(&Value::from("add")));
+        as_params.extend_from_slice(header);
+        for bytes in [header.to_vec(), as_method, as_params].iter() {
+            let mut attacker = case.attacker();
+            attacker.send(bytes).expect("send");
+            sent += bytes.len();
+            // We send nothing more: the header alone must get the connection closed.
+            assert!(read_valid_until_closed(&mut attacker).is_empty());
+            case.check();
+        }
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+fn a_message_one_byte_over_the_limit_is_refused_by_its_header() {
+    let case = Case::begin("request declaring 16 MiB + 1 byte");
+    let mut attacker = case.attacker();
+    // [0, 1, "add", [bin32 N]]: 1 + 1 + 1 + 4 + 1 + 5 bytes of headers, then N bytes.
+    let mut bytes = vec![0x94, 0x00, 0x01, 0xa3, b'a', b'd', b'd', 0x91, 0xc6];
+    let payload = (MAX_MESSAGE - bytes.len() - 4 + 1) as u32;
+    bytes.extend_from_slice(&payload.to_be_bytes());
+    attacker.send(&bytes).expect("send");
+    assert!(read_valid_until_closed(&mut attacker).is_empty());
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow senders
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_oversized_message_sent_slowly_is_refused_once_it_passes_the_limit() {
+    // Its headers do not say how large it is: 65535 strings of 1000 bytes (65 MB). The
+    // server can only tell by counting, and must stop at 16 MiB.
+    let mut case = Case::begin("oversized message sent slowly (65 MB)");
+    let mut attacker = case.attacker();
+    let mut bytes = vec![0x94, 0x00, 0x01, 0xa3, b'a', b'd', b'd', 0xdc, 0xff, 0xff];
+    let item: Vec<u8> = [&[0xda, 0x03, 0xe8][..], &[b'x'; 1000][..]].concat();
+    for _ in 0..0xffff {
+        bytes.extend_from_slice(&item);
+    }
+    let mut bystander_checks = 0;
+    let (sent, refused) = {
+        let bystander = &mut case.bystander;
+        send_in_chunks(&mut attacker.stream, &bytes, 16 * 1024, |i| {
+            // A bystander call every 256 KiB: the attack is paced by the server's turns.
+            if i % 16 == 0 {
+                bystander.check();
+                bystander_checks += 1;
+            }
+        })
+    };
+    case.checks += bystander_checks;
+    assert!(refused, "the server accepted all {} bytes", bytes.len());
+    // What was in flight when it closed is at most the socket buffers' worth.
+    assert!(
+        sent < 2 * MAX_MESSAGE,
+        "sent {} bytes before the server closed",
+        sent
+    );
+    case.finish(LARGE_BOUND_KIB, sent);
+}
+
+#[test]
+fn a_large_message_sent_slowly_is_answered_while_others_are_served() {
+    // 8 MiB, under the limit, in 4 KiB writes with a bystander call every 64 KiB.
+    let mut case = Case::begin("8 MiB request sent slowly (4 KiB writes)");
+    let mut peer = case.attacker();
+    let method = "x".repeat(8 * 1024 * 1024);
+    let bytes = encode(&request(5, &method, vec![]));
+    let mut bystander_checks = 0;
+    let (sent, refused) = {
+        let bystander = &mut case.bystander;
+        send_in_chunks(&mut peer.stream, &bytes, 4096, |i| {
+            if i % 16 == 0 {
+                bystander.check();
+                bystander_checks += 1;
+            }
+        })
+    };
+    case.checks += bystander_checks;
+    assert!(!refused);
+    let (id, result) = peer.recv_response();
+    assert_eq!(id, 5);
+    let error = result.expect_err("an unknown method is an error");
+    assert!(
+        error.as_str().is_some_and(|text| text.contains(&method)),
+        "the error names the method"
+    );
+    drop(peer);
+    case.finish(LARGE_BOUND_KIB, sent);
+}
+
+#[test]
+fn requests_delivered_one_byte_per_write_are_answered() {
+    let mut case = Case::begin("3 requests, one byte per write");
+    let mut peer = case.attacker();
+    let mut bytes = add(1, 2, 3);
+    bytes.extend(encode(&request(2, &"m".repeat(300), vec![])));
+    bytes.extend(add(3, -5, 5));
+    let (sent, refused) = {
+        let bystander = &mut case.bystander;
+        send_in_chunks(&mut peer.stream, &bytes, 1, |i| {
+            if i % 32 == 0 {
+                bystander.check();
+            }
+        })
+    };
+    case.checks += bytes.len() / 32 + 1;
+    assert!(!refused);
+    assert_eq!(peer.recv_response(), (1, Ok(Value::from(5))));
+    let (id, result) = peer.recv_response();
+    assert!(id == 2 && result.is_err());
+    assert_eq!(peer.recv_response(), (3, Ok(Value::from(0))));
+    drop(peer);
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+// ---------------------------------------------------------------------------------------
+// Peers that never read
+// ---------------------------------------------------------------------------------------
+
+/// Writes `bytes` without reading anything back until the socket refuses more for
+/// `stalls` bystander calls in a row (the server has stopped reading us: backpressure).
+/// Returns how many bytes went out.
+fn write_until_stalled(case: &mut Case, stream: &mut TcpStream, bytes: &[u8]) -> usize {
+    stream.set_nonblocking(true).expect("non-blocking");
+    let mut sent = 0;
+    let mut stalls = 0;
+    while sent < bytes.len() && stalls < 20 {
+        let end = (sent + 64 * 1024).min(bytes.len());
+        match stream.write(&bytes[sent..end]) {
+            Ok(n) => {
+                sent += n;
+                stalls = 0;
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                stalls += 1;
+                case.check();
+            }
+            Err(err) => panic!(
+                "the server closed a peer that only sent valid requests: {}",
+                err
+            ),
+        }
+    }
+    stream.set_nonblocking(false).expect("blocking");
+    sent
+}
+
+/// Where each message in `bytes` ends.
+fn message_ends(messages: &[Vec<u8>]) -> Vec<usize> {
+    messages
+        .iter()
+        .scan(0, |end, msg| {
+            *end += msg.len();
+            Some(*end)
+        })
+        .collect()
+}
+
+/// After `sent` bytes: how many messages will have been sent once the one cut in the
+/// middle (if any) is finished, and where that one ends.
+fn complete_prefix(ends: &[usize], sent: usize) -> (usize, usize) {
+    let whole = ends.iter().take_while(|&&end| end <= sent).count();
+    let whole_to = if whole == 0 { 0 } else { ends[whole - 1] };
+    if sent > whole_to {
+        (whole + 1, ends[whole])
+    } else {
+        (whole, sent)
+    }
+}
+
+#[test]
+fn a_peer_that_never_reads_is_held_back_and_loses_nothing() {
+    let mut case = Case::begin("3 M requests, no reads until stalled");
+    let mut peer = case.attacker();
+    let requests: Vec<Vec<u8>> = (0..3_000_000u64).map(|i| add(i, i as i64, 1)).collect();
+    let ends = message_ends(&requests);
+    let bytes = requests.concat();
+    let sent = write_until_stalled(&mut case, &mut peer.stream, &bytes);
+    assert!(
+        sent < bytes.len(),
+        "the server read all {} bytes without the peer reading: no backpressure",
+        bytes.len()
+    );
+    case.check();
+    let stalled = case.server.stats();
+
+    // Now read: every request sent whole, plus the one cut in the middle, is answered,
+    // once, in order, correctly.
+    let (expected, complete_to) = complete_prefix(&ends, sent);
+    let mut reader = peer.stream.try_clone().expect("clone the socket");
+    let reading = thread::spawn(move || {
+        let mut rd = io::BufReader::new(&mut reader);
+        for i in 0..expected as u64 {
+            let value = rmpv::decode::read_value(&mut rd).expect("a response");
+            assert_eq!(
+                parse_response(&value),
+                Some((i, Ok(Value::from(i + 1)))),
+                "response {}",
+                i
+            );
+        }
+    });
+    peer.stream
+        .write_all(&bytes[sent..complete_to])
+        .expect("finish the cut request");
+    reading.join().expect("every response, in order");
+    println!(
+        "  stalled after {} of {} bytes ({} requests); server RSS then {}, peak {}",
+        sent,
+        bytes.len(),
+        expected,
+        mib(stalled.rss_kib),
+        mib(stalled.peak_kib)
+    );
+    drop(peer);
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+fn a_ping_flood_that_never_reads_its_pongs_is_held_back() {
+    // Notifications: the server's answers (pongs) go through the service's own channel.
+    let mut case = Case::begin("3 M pings, no reads until stalled");
+    let mut peer = case.attacker();
+    let pings: Vec<Vec<u8>> = (0..3_000_000u64)
+        .map(|i| encode(&notification("ping", vec![i.into()])))
+        .collect();
+    let ends = message_ends(&pings);
+    let bytes = pings.concat();
+    let sent = write_until_stalled(&mut case, &mut peer.stream, &bytes);
+    assert!(sent < bytes.len(), "no backpressure on pings");
+    let (expected, complete_to) = complete_prefix(&ends, sent);
+    let mut reader = peer.stream.try_clone().expect("clone the socket");
+    let reading = thread::spawn(move || {
+        let mut rd = io::BufReader::new(&mut reader);
+        for i in 0..expected as u64 {
+            let value = rmpv::decode::read_value(&mut rd).expect("a pong");
+            assert_eq!(value, notification("pong", vec![i.into()]), "pong {}", i);
+        }
+    });
+    peer.stream
+        .write_all(&bytes[sent..complete_to])
+        .expect("finish the cut ping");
+    reading.join().expect("every pong, in order");
+    drop(peer);
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+fn slow_requests_beyond_the_in_flight_cap_wait_and_are_all_answered() {
+    // 3000 `sleep [300]`: at most 1024 handlers run at once (Config::max_in_flight);
+    // the rest wait in the socket. All are answered, none twice.
+    let mut case = Case::begin("3000 sleeps of 300 ms (cap 1024)");
+    let mut peer = case.attacker();
+    let bytes: Vec<u8> = (0..3000u64)
+        .flat_map(|i| encode(&request(i, "sleep", vec![300.into()])))
+        .collect();
+    peer.send(&bytes).expect("send");
+    case.check();
+    let mut seen = vec![false; 3000];
+    for _ in 0..3000 {
+        let (id, result) = peer.recv_response();
+        assert_eq!(result, Ok(Value::from(300)));
+        assert!(
+            !std::mem::replace(&mut seen[id as usize], true),
+            "msgid {} twice",
+            id
+        );
+    }
+    drop(peer);
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Half-closed sockets, storms
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_half_closed_peer_gets_the_answers_to_what_it_sent() {
+    let case = Case::begin("requests then half-close");
+    let mut peer = case.attacker();
+    let bytes = [add(1, 1, 1), add(2, 2, 2)].concat();
+    peer.send(&bytes).expect("send");
+    peer.shutdown_write();
+    let responses: Vec<_> = read_valid_until_closed(&mut peer)
+        .iter()
+        .filter_map(parse_response)
+        .collect();
+    assert_eq!(
+        responses,
+        vec![(1, Ok(Value::from(2))), (2, Ok(Value::from(4)))]
+    );
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+#[test]
+#[ignore = "bug: a connection ends as soon as the peer half-closes, dropping the answers \
+            of the handlers still running"]
+fn a_half_closed_peer_gets_the_answers_of_slow_handlers() {
+    let case = Case::begin("slow request then half-close");
+    let mut peer = case.attacker();
+    let bytes = encode(&request(1, "sleep", vec![50.into()]));
+    peer.send(&bytes).expect("send");
+    peer.shutdown_write();
+    let responses: Vec<_> = read_valid_until_closed(&mut peer)
+        .iter()
+        .filter_map(parse_response)
+        .collect();
+    assert_eq!(responses, vec![(1, Ok(Value::from(50)))]);
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+#[test]
+fn a_half_close_in_the_middle_of_a_message_ends_the_connection() {
+    let mut case = Case::begin("half a request then half-close (100x)");
+    let mut sent = 0;
+    for cut in 1..=100 {
+        let mut peer = case.attacker();
+        let bytes = encode(&request(
+            1,
+            "add",
+            vec![Value::from("x".repeat(200)), 1.into()],
+        ));
+        let cut = cut * (bytes.len() - 1) / 100;
+        peer.send(&bytes[..cut.max(1)]).expect("send");
+        sent += cut.max(1);
+        peer.shutdown_write();
+        assert!(read_valid_until_closed(&mut peer).is_empty());
+        if cut.is_multiple_of(10) {
+            case.check();
+        }
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+#[ignore = "bug: while max_in_flight handlers run, a connection stops reading and so does \
+            not notice that its peer has gone; it holds the socket and the handlers until \
+            they finish"]
+fn a_peer_that_leaves_with_the_in_flight_cap_reached_is_let_go() {
+    let mut case = Case::begin("1100 sleeps of 10 min, then close");
+    let mut peer = case.attacker();
+    let bytes: Vec<u8> = (0..1100u64)
+        .flat_map(|i| encode(&request(i, "sleep", vec![600_000.into()])))
+        .collect();
+    peer.send(&bytes).expect("send");
+    case.check();
+    drop(peer);
+    // `finish` waits (in bystander calls) for the server to close the socket.
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+#[test]
+fn a_connect_and_close_storm_leaves_nothing_behind() {
+    let mut case = Case::begin("storm: 3000 connections");
+    let mut sent = 0;
+    let request = add(1, 1, 1);
+    for i in 0..3000 {
+        let mut stream = TcpStream::connect(case.server.addr).expect("connect");
+        match i % 3 {
+            // Connect and close.
+            0 => {}
+            // Half a request, then close.
+            1 => {
+                let _ = stream.write_all(&request[..request.len() / 2]);
+                sent += request.len() / 2;
+            }
+            // A whole request, closed before the answer comes (often a reset).
+            _ => {
+                let _ = stream.write_all(&request);
+                sent += request.len();
+            }
+        }
+        drop(stream);
+        if i % 100 == 0 {
+            case.check();
+        }
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+
+#[test]
+fn invalid_messages_are_answered_or_skipped_and_the_connection_stays_up() {
+    let case = Case::begin("invalid messages on one connection");
+    let mut peer = case.attacker();
+    let msgid_too_large = Value::Array(vec![
+        0.into(),
+        (1u64 << 32).into(),
+        "add".into(),
+        Value::Array(vec![1.into(), 2.into()]),
+    ]);
+    let params_map = Value::Array(vec![
+        0.into(),
+        9.into(),
+        "add".into(),
+        Value::Map(vec![(1.into(), 2.into())]),
+    ]);
+    let mut bytes = Vec::new();
+    bytes.extend(encode(&msgid_too_large)); // no msgid to answer: skipped
+    bytes.extend(encode(&Value::from("not a message"))); // skipped
+    bytes.extend(encode(&Value::Array(vec![7.into(), 1.into()]))); // unknown type: skipped
+    bytes.extend(encode(&params_map)); // answered with an error
+    bytes.extend(add(10, 4, 5)); // and the connection still works
+    peer.send(&bytes).expect("send");
+    let (id, result) = peer.recv_response();
+    assert!(
+        id == 9 && result.is_err(),
+        "params that are a map get an error"
+    );
+    assert_eq!(peer.recv_response(), (10, Ok(Value::from(9))));
+    drop(peer);
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
