@@ -167,6 +167,9 @@ pub(crate) struct Connection<T, S: Service> {
     config: Config,
     /// The peer closed its side: nothing more will arrive.
     peer_closed: bool,
+    /// A request or notification read while we could take on no more work; it is
+    /// dispatched, and reading resumes, once a handler finishes or the peer reads.
+    parked: Option<Incoming>,
     /// Server connections: fires with the deadline of the grace period when the
     /// server shuts down.
     shutdown: Option<oneshot::Receiver<Instant>>,
@@ -218,6 +221,7 @@ where
             pending,
             config,
             peer_closed: false,
+            parked: None,
             shutdown,
             handle,
             _alive: alive,
@@ -259,12 +263,19 @@ where
     // ANCHOR_END: drive
 
     // ANCHOR: can_read
-    /// May we read and dispatch more of the peer's messages now?
+    /// May we read more of the peer's bytes now? Answers to our own requests must always
+    /// get through (holding them back can deadlock two peers that both wait for the other
+    /// to read), so only the peer's end, a shutdown or a parked message stop reading.
     fn can_read(&self) -> bool {
-        !self.peer_closed
-            && !self.draining
-            && self.requests.len() < self.config.max_in_flight
-            && self.write_buf.len() < self.config.max_write_buffer
+        !self.peer_closed && !self.draining && self.parked.is_none()
+    }
+
+    /// May we take on one more of the peer's requests or notifications? Not while too
+    /// many handlers run, nor while the peer is slow to read what we already owe it.
+    fn can_start_work(&self) -> bool {
+        let running =
+            self.requests.len() + self.notifications.len() + self.queued_notifications.len();
+        running < self.config.max_in_flight && self.write_buf.len() < self.config.max_write_buffer
     }
     // ANCHOR_END: can_read
 
@@ -273,12 +284,28 @@ where
     fn read_incoming(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
         for _ in 0..STEP_BUDGET {
+            if let Some(incoming) = self.parked.take() {
+                if !self.can_start_work() {
+                    // A handler finishing, or the transport taking our bytes, wakes us.
+                    self.parked = Some(incoming);
+                    break;
+                }
+                self.dispatch(incoming);
+                progress = true;
+                continue;
+            }
             if !self.can_read() {
                 break;
             }
             match self.codec.decode(&mut self.read_buf) {
                 Ok(Some(incoming)) => {
-                    self.dispatch(incoming);
+                    if creates_work(&incoming) && !self.can_start_work() {
+                        // Hold it, and read nothing more: the peer's bytes wait in the
+                        // kernel, and TCP flow control slows the peer down.
+                        self.parked = Some(incoming);
+                    } else {
+                        self.dispatch(incoming);
+                    }
                     progress = true;
                     continue;
                 }
@@ -575,6 +602,12 @@ where
         None
     }
     // ANCHOR_END: finished
+}
+
+/// Does handling this message start a handler or owe the peer an answer? (A response
+/// only completes a call of ours.)
+fn creates_work(incoming: &Incoming) -> bool {
+    !matches!(incoming, Incoming::Message(Message::Response(_)))
 }
 
 // ANCHOR: future
