@@ -20,7 +20,7 @@ use tokio_core::net::TcpStream;
 use tokio_core::reactor::{Handle, Remote, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::{Connection, ShutdownSignal, Wiring};
+use crate::connection::{depth, Connection, ShutdownSignal, Wiring};
 use crate::errors::{CallError, ClosedReason};
 use crate::message::{Message, Notification, Request};
 use crate::pending::{Answer, Pending};
@@ -45,6 +45,8 @@ pub struct Client {
     remote: Remote,
     /// The timeout of each request made through this handle.
     timeout: Option<Duration>,
+    /// `Config::max_outgoing_depth` of the connection.
+    max_depth: Option<usize>,
 }
 // ANCHOR_END: client
 
@@ -93,6 +95,9 @@ impl Client {
     /// The request is queued at once, even if the future is never polled. Dropping the
     /// future before the answer forgets the request: the answer is ignored when it comes.
     pub fn request(&self, method: &str, params: Vec<Value>) -> Response {
+        if let Err(err) = self.check_depth(&params) {
+            return Response::failed(err);
+        }
         let (id, answer) = match self.pending.register() {
             Ok(registered) => registered,
             Err(reason) => return Response::failed(CallError::ConnectionClosed(reason)),
@@ -126,6 +131,7 @@ impl Client {
     // ANCHOR: notify
     /// Sends a notification. It fails only when the connection is closed.
     pub fn notify(&self, method: &str, params: Vec<Value>) -> Result<(), CallError> {
+        self.check_depth(&params)?;
         if let Some(reason) = self.pending.closed() {
             return Err(CallError::ConnectionClosed(reason));
         }
@@ -155,6 +161,23 @@ impl Client {
     /// Why the connection ended, once it has.
     pub fn closed(&self) -> Option<ClosedReason> {
         self.pending.closed()
+    }
+
+    /// Refuses params that would nest the message deeper than `Config::max_outgoing_depth`.
+    fn check_depth(&self, params: &[Value]) -> Result<(), CallError> {
+        let max = match self.max_depth {
+            Some(max) => max,
+            None => return Ok(()),
+        };
+        // The message array is level 1, the params array level 2.
+        let depth = 2 + params.iter().map(depth).max().unwrap_or(0);
+        if depth > max {
+            return Err(CallError::Unsendable(format!(
+                "it nests {} levels deep, more than Config::max_outgoing_depth ({})",
+                depth, max
+            )));
+        }
+        Ok(())
     }
 
     fn closed_reason(&self) -> ClosedReason {
@@ -230,9 +253,8 @@ where
         );
         Client {
             sender,
-            pending: peer.pending,
-            remote: handle.remote().clone(),
             timeout: self.timeout,
+            ..peer
         }
     }
     // ANCHOR_END: start
@@ -263,6 +285,7 @@ where
         pending: pending.clone(),
         remote: handle.remote().clone(),
         timeout: None,
+        max_depth: config.max_outgoing_depth,
     };
     let service = builder.build(peer.clone());
     let wiring = Wiring {

@@ -56,6 +56,12 @@ pub struct Config {
     /// Run notification handlers one after the other, in arrival order, instead of
     /// concurrently. Default: false.
     pub ordered_notifications: bool,
+    /// Refuse to send a message nested deeper than this (counted like
+    /// [`Limits::max_depth`]: the message array is level 1): a call fails with
+    /// [`CallError::Unsendable`], a handler's answer is replaced by an error response.
+    /// Set it to 32 when the peer is Neovim 0.7, which aborts on deeper input.
+    /// Default: `None`, no check.
+    pub max_outgoing_depth: Option<usize>,
 }
 // ANCHOR_END: config
 
@@ -66,6 +72,7 @@ impl Default for Config {
             max_in_flight: 1024,
             max_write_buffer: 256 * 1024,
             ordered_notifications: false,
+            max_outgoing_depth: None,
         }
     }
 }
@@ -457,8 +464,26 @@ where
 
     // ANCHOR: queue_response
     /// Encodes a response onto the write buffer.
-    fn queue_response(&mut self, response: Response) {
+    fn queue_response(&mut self, mut response: Response) {
         let id = response.id;
+        if let Some(max) = self.config.max_outgoing_depth {
+            let depth = 1 + match response.result {
+                Ok(ref value) | Err(ref value) => depth(value),
+            };
+            if depth > max {
+                log::error!(
+                    "the answer to msgid {} nests {} levels deep, more than {}",
+                    id,
+                    depth,
+                    max
+                );
+                let error = format!(
+                    "the answer nests {} levels deep, more than this server sends ({})",
+                    depth, max
+                );
+                response.result = Err(Value::from(error));
+            }
+        }
         let msg = Message::Response(response);
         if let Err(err) = self.write_buf.push(&msg) {
             log::error!("cannot encode the response to msgid {}: {}", id, err);
@@ -490,8 +515,9 @@ where
             if let Err(err) = self.write_buf.push(&msg) {
                 log::error!("cannot encode an outgoing message: {}", err);
                 if let Message::Request(req) = msg {
-                    let error = Value::from(format!("the request could not be encoded: {}", err));
-                    self.pending.complete(req.id, Err(CallError::Remote(error)));
+                    let why = format!("it could not be encoded: {}", err);
+                    self.pending
+                        .complete(req.id, Err(CallError::Unsendable(why)));
                 }
             }
         }
@@ -602,6 +628,18 @@ where
         None
     }
     // ANCHOR_END: finished
+}
+
+/// How many levels of arrays and maps `value` nests (0 for a scalar).
+pub(crate) fn depth(value: &Value) -> usize {
+    match *value {
+        Value::Array(ref items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Map(ref entries) => {
+            let deepest = entries.iter().map(|(k, v)| depth(k).max(depth(v))).max();
+            1 + deepest.unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 /// Does handling this message start a handler or owe the peer an answer? (A response

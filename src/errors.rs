@@ -250,6 +250,9 @@ pub enum CallError {
     /// A timeout was set, but the request future was polled outside the reactor thread
     /// that drives the connection, where no timer can be armed.
     NoReactor,
+    /// The call was never sent: it cannot be encoded, or it nests deeper than
+    /// [`Config::max_outgoing_depth`](crate::Config::max_outgoing_depth) allows.
+    Unsendable(String),
 }
 // ANCHOR_END: call_error
 
@@ -269,6 +272,7 @@ impl fmt::Display for CallError {
                 f,
                 "a request with a timeout must be polled on the reactor thread that drives its connection"
             ),
+            CallError::Unsendable(ref why) => write!(f, "the call was not sent: {}", why),
         }
     }
 }

@@ -531,3 +531,44 @@ fn client_handles_can_move_to_other_threads() {
     assert_send::<rmp_rpc_demo::Response>();
     assert_send::<CallError>();
 }
+
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(Value::Nil, |inner, _| Value::Array(vec![inner]))
+}
+
+#[test]
+fn max_outgoing_depth_refuses_calls_nested_too_deep_before_they_leave() {
+    let (addr, server) = raw_server(|mut peer| {
+        // Only the call that fits arrives.
+        assert_eq!(peer.recv(), support::request(0, "fits", vec![nested(30)]));
+        peer.send_value(&ok_response(0, Value::Nil));
+        assert!(peer.read_to_end().is_empty());
+    });
+    let mut core = Core::new().unwrap();
+    let config = rmp_rpc_demo::Config {
+        max_outgoing_depth: Some(32),
+        ..Default::default()
+    };
+    let connect = Client::builder()
+        .config(config)
+        .connect(&addr, &core.handle());
+    let client = run(&mut core, connect).unwrap();
+    // [0, id, "m", [x]]: the message is level 1, the params level 2, so x may nest 30.
+    match run(&mut core, client.request("too_deep", vec![nested(31)])) {
+        Err(CallError::Unsendable(why)) => assert_eq!(
+            why,
+            "it nests 33 levels deep, more than Config::max_outgoing_depth (32)"
+        ),
+        other => panic!("unexpected {:?}", other),
+    }
+    assert!(matches!(
+        client.notify("too_deep", vec![nested(31)]),
+        Err(CallError::Unsendable(_))
+    ));
+    assert_eq!(
+        run(&mut core, client.request("fits", vec![nested(30)])).unwrap(),
+        Value::Nil
+    );
+    drop(client);
+    run(&mut core, server).unwrap();
+}
