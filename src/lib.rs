@@ -78,6 +78,7 @@ mod connection;
 mod encode;
 pub mod errors;
 pub mod message;
+pub mod neovim;
 mod outbox;
 mod pending;
 mod scan;

@@ -13,22 +13,20 @@
 
 mod interop;
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures::future::{self, FutureResult};
-use futures::task::{self, Task};
-use futures::{Async, Future, Poll};
+use futures::Future;
 use interop::{
     example_binary, recv_on, require, run, turn_for, KillOnDrop, Lines, Proxy, TempDir, STEP,
 };
 use rmp_rpc_demo::codec::Limits;
 use rmp_rpc_demo::errors::CodecError;
 use rmp_rpc_demo::message::{Message, Notification, Request, Response};
+use rmp_rpc_demo::neovim::ReverseOrder;
 use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Config, Service, Value};
 use tokio_core::reactor::{Core, Handle, Timeout};
 
@@ -148,168 +146,6 @@ fn strings(items: &[&str]) -> Value {
 // ---------------------------------------------------------------------------------------
 // The handler of our client: what Neovim's notifications and requests reach
 // ---------------------------------------------------------------------------------------
-
-// ANCHOR: reverse_order
-/// Releases the answers to Neovim's requests the way Neovim 0.7 takes them.
-///
-/// Each `rpcrequest` blocks Neovim until its answer comes, so when several of its requests
-/// are open at once they are nested, and Neovim takes only the answer to the innermost
-/// one; any other answer makes it close the channel. Two rules follow:
-///
-/// 1. answer in reverse order of arrival: an answer waits until every request that
-///    arrived after it has been answered;
-/// 2. after answering an inner request, wait until Neovim has returned from it before
-///    sending the next answer. Neovim does not say when; but it runs an ordinary API
-///    request from us only once it has, so we send `nvim_eval("0")` and wait for its
-///    answer (not a "fast" method like `nvim_get_api_info`, answered at once, nor
-///    `nvim_get_mode`, held until Neovim waits for keys). Without that, two answers that leave in the same write reach Neovim
-///    together, and it checks the second against the request it has not yet returned from.
-#[derive(Clone)]
-struct ReverseOrder {
-    stack: Rc<RefCell<OpenRequests>>,
-    /// Our connection to Neovim, for the round trips; `None` to skip them (to show why
-    /// they are needed).
-    peer: Option<Client>,
-}
-
-#[derive(Default)]
-struct OpenRequests {
-    /// One entry per request not answered yet, in arrival order: its ticket, and the
-    /// task to wake when it reaches the top.
-    open: Vec<(u64, Option<Task>)>,
-    next_ticket: u64,
-    /// How many answers have been released so far.
-    released: u64,
-}
-
-impl ReverseOrder {
-    fn new(peer: Client) -> ReverseOrder {
-        ReverseOrder {
-            stack: Rc::default(),
-            peer: Some(peer),
-        }
-    }
-
-    /// Rule 1 only (to show that rule 2 is needed).
-    fn without_round_trips() -> ReverseOrder {
-        ReverseOrder {
-            stack: Rc::default(),
-            peer: None,
-        }
-    }
-
-    /// Call this in `handle_request`, which sees the requests in arrival order.
-    fn wrap<F: Future>(&self, answer: F) -> InReverseOrder<F> {
-        let mut stack = self.stack.borrow_mut();
-        stack.next_ticket += 1;
-        let ticket = stack.next_ticket;
-        stack.open.push((ticket, None));
-        InReverseOrder {
-            order: self.clone(),
-            ticket,
-            answer,
-            result: None,
-            synced: stack.released,
-            round_trip: None,
-        }
-    }
-
-    /// Takes `ticket` off the stack and wakes the request that is now on top. `answered`:
-    /// an answer is leaving (not a request abandoned because the connection closed).
-    fn release(&self, ticket: u64, answered: bool) {
-        let mut stack = self.stack.borrow_mut();
-        let before = stack.open.len();
-        stack.open.retain(|(t, _)| *t != ticket);
-        if stack.open.len() == before {
-            return;
-        }
-        if answered {
-            stack.released += 1;
-        }
-        if let Some((_, Some(waiter))) = stack.open.last_mut() {
-            waiter.notify();
-        }
-    }
-
-    /// Is `ticket` the innermost open request? If not, wake us when it becomes so.
-    fn on_top(&self, ticket: u64) -> bool {
-        let mut stack = self.stack.borrow_mut();
-        if stack.open.last().map(|(t, _)| *t) == Some(ticket) {
-            return true;
-        }
-        if let Some(entry) = stack.open.iter_mut().find(|(t, _)| *t == ticket) {
-            entry.1 = Some(task::current());
-        }
-        false
-    }
-}
-
-/// A request's answer that completes only when Neovim can take it.
-struct InReverseOrder<F: Future> {
-    order: ReverseOrder,
-    ticket: u64,
-    answer: F,
-    result: Option<Result<F::Item, F::Error>>,
-    /// Neovim has returned from every answer released before this count.
-    synced: u64,
-    /// The round trip in flight, and the release count it will vouch for.
-    round_trip: Option<(u64, rmp_rpc_demo::Response)>,
-}
-
-impl<F: Future> Future for InReverseOrder<F> {
-    type Item = F::Item;
-    type Error = F::Error;
-
-    fn poll(&mut self) -> Poll<F::Item, F::Error> {
-        if self.result.is_none() {
-            self.result = match self.answer.poll() {
-                Ok(Async::Ready(value)) => Some(Ok(value)),
-                // The handler's future will wake us.
-                Ok(Async::NotReady) => return Ok(Async::NotReady),
-                Err(error) => Some(Err(error)),
-            };
-        }
-        loop {
-            if !self.order.on_top(self.ticket) {
-                // `release` wakes us when the requests above ours are answered.
-                return Ok(Async::NotReady);
-            }
-            let released = self.order.stack.borrow().released;
-            let peer = match self.order.peer {
-                Some(ref peer) if released > self.synced => peer,
-                _ => break,
-            };
-            // An answer left since we last knew Neovim was in step: make sure it has
-            // returned from it before we answer.
-            let (vouches_for, round_trip) = self
-                .round_trip
-                .get_or_insert_with(|| (released, peer.request("nvim_eval", vec!["0".into()])));
-            match round_trip.poll() {
-                // The connection will wake us when the answer comes.
-                Ok(Async::NotReady) => return Ok(Async::NotReady),
-                // Even an error proves that Neovim read what came before.
-                Ok(Async::Ready(_)) | Err(_) => {
-                    self.synced = *vouches_for;
-                    self.round_trip = None;
-                }
-            }
-        }
-        self.order.release(self.ticket, true);
-        match self.result.take() {
-            Some(Ok(value)) => Ok(Async::Ready(value)),
-            Some(Err(error)) => Err(error),
-            None => Ok(Async::NotReady),
-        }
-    }
-}
-
-impl<F: Future> Drop for InReverseOrder<F> {
-    fn drop(&mut self) {
-        // Abandoned (the connection closed): do not hold up the others.
-        self.order.release(self.ticket, false);
-    }
-}
-// ANCHOR_END: reverse_order
 
 /// What our client's handler saw.
 #[derive(Debug, Clone, PartialEq)]
