@@ -86,6 +86,9 @@ const MAX_ROUNDS: usize = 4;
 /// The free space we make in the read buffer before reading: large enough to take
 /// many small messages in one system call.
 const READ_CHUNK: usize = 16 * 1024;
+/// How many undecoded bytes we read while a message is parked: enough to see the end of
+/// the stream of a peer that has gone, too little to matter for memory.
+const PARKED_READ_LIMIT: usize = 64 * 1024;
 /// An empty buffer larger than this is freed, so that one large message does not pin
 /// its memory for the rest of the connection.
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
@@ -248,7 +251,16 @@ where
         }
         self.poll_shutdown()?;
         for _ in 0..MAX_ROUNDS {
-            let mut progress = self.read_incoming()?;
+            let mut progress = match self.read_incoming() {
+                Ok(progress) => progress,
+                Err(reason @ ClosedReason::Protocol(_)) => {
+                    // Still send what we owe for the valid requests read before the bad
+                    // bytes: one attempt, since this peer broke the protocol.
+                    let _ = self.flush();
+                    return Err(reason);
+                }
+                Err(reason) => return Err(reason),
+            };
             progress |= self.drive_requests();
             progress |= self.drive_notifications();
             progress |= self.send_outgoing();
@@ -272,9 +284,13 @@ where
     // ANCHOR: can_read
     /// May we read more of the peer's bytes now? Answers to our own requests must always
     /// get through (holding them back can deadlock two peers that both wait for the other
-    /// to read), so only the peer's end, a shutdown or a parked message stop reading.
+    /// to read), so only the peer's end, a shutdown, or a parked message with a full read
+    /// buffer stop reading. While a message is parked we still read a little, without
+    /// decoding, so that we notice a peer that has gone.
     fn can_read(&self) -> bool {
-        !self.peer_closed && !self.draining && self.parked.is_none()
+        !self.peer_closed
+            && !self.draining
+            && (self.parked.is_none() || self.read_buf.len() < PARKED_READ_LIMIT)
     }
 
     /// May we take on one more of the peer's requests or notifications? Not while too
@@ -291,33 +307,34 @@ where
     fn read_incoming(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
         for _ in 0..STEP_BUDGET {
-            if let Some(incoming) = self.parked.take() {
-                if !self.can_start_work() {
-                    // A handler finishing, or the transport taking our bytes, wakes us.
-                    self.parked = Some(incoming);
-                    break;
-                }
-                self.dispatch(incoming);
-                progress = true;
-                continue;
-            }
-            if !self.can_read() {
-                break;
-            }
-            match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(incoming)) => {
-                    if creates_work(&incoming) && !self.can_start_work() {
-                        // Hold it, and read nothing more: the peer's bytes wait in the
-                        // kernel, and TCP flow control slows the peer down.
-                        self.parked = Some(incoming);
-                    } else {
+            if self.parked.is_some() {
+                if self.can_start_work() {
+                    if let Some(incoming) = self.parked.take() {
                         self.dispatch(incoming);
                     }
                     progress = true;
                     continue;
                 }
-                Ok(None) => {}
-                Err(err) => return Err(ClosedReason::Protocol(Arc::new(err))),
+                // A handler finishing, or the transport taking our bytes, lets it go.
+            } else if !self.peer_closed && !self.draining {
+                match self.codec.decode(&mut self.read_buf) {
+                    Ok(Some(incoming)) => {
+                        if creates_work(&incoming) && !self.can_start_work() {
+                            // Hold it, and soon read nothing more: the peer's bytes wait
+                            // in the kernel, and TCP flow control slows the peer down.
+                            self.parked = Some(incoming);
+                        } else {
+                            self.dispatch(incoming);
+                        }
+                        progress = true;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(err) => return Err(ClosedReason::Protocol(Arc::new(err))),
+                }
+            }
+            if !self.can_read() {
+                break;
             }
             self.make_read_room();
             match AsyncRead::read_buf(&mut self.io, &mut self.read_buf) {
