@@ -1,11 +1,12 @@
 //! Shared by the hardening tests (tests/hostile.rs, tests/faults.rs, tests/soak.rs) and
 //! by examples/soak.rs: the example server as a child process with its memory and file
 //! descriptors read from /proc, a blocking MessagePack peer written with rmpv only, an
-//! in-memory pipe and a fault-injecting transport.
+//! in-memory pipe, a fault-injecting transport and the soak driver.
 #![allow(dead_code)]
 
 pub mod faults;
 pub mod pipe;
+pub mod soak;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
