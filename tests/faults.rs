@@ -240,13 +240,7 @@ fn conversation(seed: u64, tally: &mut Tally) {
     let mut client = Some(
         Client::builder()
             .handler(handler)
-            // The client never stops reading because of its own queued requests: with a
-            // bounded client write buffer, both sides can stop reading at once and the
-            // conversation deadlocks (see `pipelining_more_than_the_buffers_hold_...`).
-            .config(Config {
-                max_write_buffer: usize::MAX,
-                ..config
-            })
+            .config(config)
             .start(client_io, &handle),
     );
 
@@ -581,15 +575,13 @@ fn pipelining_less_than_the_buffers_hold_gets_every_answer() {
 }
 
 #[test]
-#[ignore = "bug: both connections stop reading while their write buffer is full, so a client \
-            that pipelines more than the buffers hold deadlocks with the server"]
 fn pipelining_more_than_the_buffers_hold_gets_every_answer() {
     // 32 calls of 200 KiB (6.4 MB each way) through 64 KiB buffers, default Config on
-    // both sides. The client queues two requests (400 KiB, over its 256 KiB
-    // max_write_buffer) and stops reading; the server answers two requests (400 KiB),
-    // fills the pipe and stops reading too. Each waits for the other to read: neither
-    // ever will. The client's write buffer holds only its own requests; reading the
-    // server's responses would never add to it.
+    // both sides. This deadlocked when a connection stopped reading whenever its write
+    // buffer was full: the client queued two requests (400 KiB, over its 256 KiB
+    // max_write_buffer) and stopped reading; the server answered two requests, filled
+    // the pipe and stopped reading too. Reading the server's answers never adds to the
+    // client's write buffer, so the client must keep reading them.
     assert_eq!(
         pipelined(PIPELINED_CALLS, PIPELINED_PAYLOAD, 64 * 1024),
         Some(PIPELINED_CALLS),
@@ -598,12 +590,11 @@ fn pipelining_more_than_the_buffers_hold_gets_every_answer() {
 }
 
 #[test]
-#[ignore = "bug: both connections stop reading while their write buffer is full, so a client \
-            that pipelines more than the buffers hold deadlocks with the server"]
 fn two_large_calls_at_once_get_their_answers_over_tcp() {
-    // The same deadlock with the example server, a default client and loopback TCP:
-    // two calls at once, each with a 15 MB method name (under the 16 MiB limit) that the
-    // server's error response repeats. One such call alone is answered at once.
+    // The same deadlock, as it showed with the example server, a default client and
+    // loopback TCP: two calls at once, each with a 15 MB method name (under the 16 MiB
+    // limit) that the server's error response repeats. One such call alone was
+    // answered at once; two never were.
     let server = ExampleServer::start();
     let mut core = Core::new().expect("a reactor");
     let handle = core.handle();
