@@ -76,6 +76,7 @@ impl Case {
         RawPeer::connect(self.server.addr)
     }
 
+    // ANCHOR: finish
     /// Checks the bystander, waits (in bystander calls, see [`SETTLE_CALLS`]) for the
     /// server to drop every attacker connection, checks the memory bound, and prints
     /// the figures.
@@ -113,6 +114,7 @@ impl Case {
             bound_kib
         );
     }
+    // ANCHOR_END: finish
 }
 
 /// Writes `bytes` in `chunk`-sized writes, calling `between` after each, until done or
@@ -242,6 +244,7 @@ fn nesting_up_to_the_limit_is_served_and_one_more_level_is_refused() {
         bytes
     };
     let mut peer = case.attacker();
+    let mut sent = deep(62).len() + deep(63).len();
     peer.send(&deep(62)).expect("send");
     let (id, result) = peer.recv_response();
     assert_eq!(id, 1);
@@ -250,19 +253,21 @@ fn nesting_up_to_the_limit_is_served_and_one_more_level_is_refused() {
         "add with nested arrays is an error response"
     );
     peer.send(&add(2, 20, 22)).expect("send");
+    sent += add(2, 20, 22).len();
     assert_eq!(peer.recv_response(), (2, Ok(Value::from(42))));
     drop(peer);
     case.check();
     let mut peer = case.attacker();
     peer.send(&deep(63)).expect("send");
     assert!(read_valid_until_closed(&mut peer).is_empty());
-    case.finish(SMALL_BOUND_KIB, 0);
+    case.finish(SMALL_BOUND_KIB, sent);
 }
 
 // ---------------------------------------------------------------------------------------
 // Huge declared lengths
 // ---------------------------------------------------------------------------------------
 
+// ANCHOR: headers_4gib
 #[test]
 fn headers_declaring_4_gib_close_the_connection_without_allocating() {
     let mut case = Case::begin("headers declaring 4 GiB, then silence");
@@ -296,6 +301,7 @@ fn headers_declaring_4_gib_close_the_connection_without_allocating() {
     }
     case.finish(SMALL_BOUND_KIB, sent);
 }
+// ANCHOR_END: headers_4gib
 
 #[test]
 fn a_message_one_byte_over_the_limit_is_refused_by_its_header() {
@@ -406,6 +412,7 @@ fn requests_delivered_one_byte_per_write_are_answered() {
 // Peers that never read
 // ---------------------------------------------------------------------------------------
 
+// ANCHOR: write_until_stalled
 /// Writes `bytes` without reading anything back until the socket refuses more for
 /// `stalls` bystander calls in a row (the server has stopped reading us: backpressure).
 /// Returns how many bytes went out.
@@ -433,6 +440,7 @@ fn write_until_stalled(case: &mut Case, stream: &mut TcpStream, bytes: &[u8]) ->
     stream.set_nonblocking(false).expect("blocking");
     sent
 }
+// ANCHOR_END: write_until_stalled
 
 /// Where each message in `bytes` ends.
 fn message_ends(messages: &[Vec<u8>]) -> Vec<usize> {

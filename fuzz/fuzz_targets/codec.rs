@@ -96,6 +96,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = limits(selector);
 
+    // ANCHOR: whole_and_chunked
     // All at once.
     let mut whole = Vec::new();
     let mut codec = Codec::new(limits);
@@ -118,4 +119,5 @@ fuzz_target!(|data: &[u8]| {
         size = size % 16 + 1;
     }
     assert_eq!(whole, chunked, "chunking changed what was decoded");
+    // ANCHOR_END: whole_and_chunked
 });

@@ -55,18 +55,24 @@ impl Service for Echo {
         }
     }
 
-    fn handle_notification(&mut self, method: &str, params: Vec<Value>) -> Self::NotificationFuture {
+    fn handle_notification(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Self::NotificationFuture {
         if method == "call" {
             self.calls.borrow_mut().0 += 1;
             let calls = self.calls.clone();
-            self.handle.spawn(self.peer.request("back", params).then(move |outcome| {
-                match outcome {
-                    Ok(_) | Err(CallError::Remote(_)) | Err(CallError::ConnectionClosed(_)) => {}
-                    Err(other) => panic!("a request of the server failed with {:?}", other),
-                }
-                calls.borrow_mut().1 += 1;
-                Ok(())
-            }));
+            self.handle
+                .spawn(self.peer.request("back", params).then(move |outcome| {
+                    match outcome {
+                        Ok(_) | Err(CallError::Remote(_)) | Err(CallError::ConnectionClosed(_)) => {
+                        }
+                        Err(other) => panic!("a request of the server failed with {:?}", other),
+                    }
+                    calls.borrow_mut().1 += 1;
+                    Ok(())
+                }));
         }
         future::ok(())
     }
@@ -140,7 +146,12 @@ fuzz_target!(|data: &[u8]| {
         peer.close_write();
         let mut turns = 0;
         while server.closed().is_none() || calls.borrow().0 != calls.borrow().1 {
-            assert!(turns < MAX_TURNS, "hang: closed {:?}, calls {:?}", server.closed(), calls.borrow());
+            assert!(
+                turns < MAX_TURNS,
+                "hang: closed {:?}, calls {:?}",
+                server.closed(),
+                calls.borrow()
+            );
             core.turn(Some(Duration::from_millis(0)));
             turns += 1;
         }
@@ -154,7 +165,10 @@ fuzz_target!(|data: &[u8]| {
             match codec.decode(&mut buf) {
                 Ok(Some(Incoming::Message(Message::Response(resp)))) => answered.push(resp.id),
                 Ok(Some(Incoming::Message(Message::Request(req)))) => {
-                    assert_eq!(req.method, "back", "the server sent a request it never made")
+                    assert_eq!(
+                        req.method, "back",
+                        "the server sent a request it never made"
+                    )
                 }
                 Ok(Some(other)) => panic!("the server wrote {:?}", other),
                 Ok(None) => break,

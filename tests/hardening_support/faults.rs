@@ -113,6 +113,7 @@ impl<T> Faulty<T> {
         (faulty, log)
     }
 
+    // ANCHOR: roll
     /// Decides the fate of one call: `Err` to return at once, or how many bytes of
     /// `len` the inner transport may move.
     fn roll(&mut self, len: usize) -> Result<usize, io::Error> {
@@ -154,6 +155,7 @@ impl<T> Faulty<T> {
         }
         Ok(len)
     }
+    // ANCHOR_END: roll
 }
 
 impl<T: Read> Read for Faulty<T> {
