@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,32 +30,50 @@ enum Server {
     RmpRpc,
     MsgpackRpc,
     Limit,
+    /// A server given with `--server LABEL=PATH`, to compare builds (index in EXTRA).
+    Extra(usize),
+}
+
+/// The servers given with `--server LABEL=PATH`.
+static EXTRA: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+
+fn extra_servers() -> &'static [(String, PathBuf)] {
+    EXTRA.get().map(Vec::as_slice).unwrap_or(&[])
 }
 
 impl Server {
-    const ALL: [Server; 4] = [
-        Server::Ours,
-        Server::RmpRpc,
-        Server::MsgpackRpc,
-        Server::Limit,
-    ];
+    /// Every server, the extra ones last.
+    fn all() -> Vec<Server> {
+        let mut all = vec![
+            Server::Ours,
+            Server::RmpRpc,
+            Server::MsgpackRpc,
+            Server::Limit,
+        ];
+        all.extend((0..extra_servers().len()).map(Server::Extra));
+        all
+    }
 
-    fn binary(self) -> &'static str {
-        match self {
+    fn program(self, bin_dir: &Path) -> PathBuf {
+        let name = match self {
             Server::Ours => "server-ours",
             Server::RmpRpc => "server-rmp-rpc",
             Server::MsgpackRpc => "server-msgpack-rpc",
             Server::Limit => "server-limit",
-        }
+            Server::Extra(i) => return extra_servers()[i].1.clone(),
+        };
+        bin_dir.join(name)
     }
 
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
             Server::Ours => "ours",
             Server::RmpRpc => "rmp-rpc 0.3",
             Server::MsgpackRpc => "msgpack-rpc 0.4",
             Server::Limit => "limit",
+            Server::Extra(i) => return extra_servers()[i].0.clone(),
         }
+        .to_owned()
     }
 }
 
@@ -216,11 +234,15 @@ struct Options {
     memory: bool,
     idle: usize,
     in_flight: usize,
+    /// Run the client drivers too (`--no-clients` skips them).
+    clients: bool,
+    /// `--server LABEL=PATH`: more servers to measure, as extra columns.
+    extra: Vec<(String, PathBuf)>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split] [--no-build]\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
+        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split] [--no-build] [--no-clients] [--server LABEL=PATH]...\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
     );
     std::process::exit(1);
 }
@@ -235,6 +257,8 @@ fn parse_options() -> Options {
         memory: false,
         idle: 10_000,
         in_flight: 10_000,
+        extra: Vec::new(),
+        clients: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -266,6 +290,16 @@ fn parse_options() -> Options {
                 }
             }
             "--no-build" => o.build = false,
+            "--no-clients" => o.clients = false,
+            "--server" => {
+                let spec = value();
+                match spec.split_once('=') {
+                    Some((label, path)) if !label.is_empty() && !path.is_empty() => {
+                        o.extra.push((label.to_owned(), PathBuf::from(path)))
+                    }
+                    _ => usage(),
+                }
+            }
             "--memory" => o.memory = true,
             "--idle" => o.idle = value().parse().unwrap_or_else(|_| usage()),
             "--in-flight" => o.in_flight = value().parse().unwrap_or_else(|_| usage()),
@@ -277,7 +311,8 @@ fn parse_options() -> Options {
 }
 
 fn main() {
-    let options = parse_options();
+    let mut options = parse_options();
+    let _ = EXTRA.set(std::mem::take(&mut options.extra));
     let bin_dir = match std::env::current_exe() {
         Ok(exe) => exe.parent().map(Path::to_path_buf).unwrap_or_default(),
         Err(err) => die(&format!("cannot find my own binary: {}", err)),
@@ -285,17 +320,16 @@ fn main() {
     if options.build {
         build_siblings(&bin_dir);
     }
-    for s in Server::ALL
+    for program in Server::all()
         .iter()
-        .map(|s| s.binary())
-        .chain(ClientLib::ALL.iter().map(|c| c.binary()))
-        .chain(["loadgen"])
+        .map(|s| s.program(&bin_dir))
+        .chain(ClientLib::ALL.iter().map(|c| bin_dir.join(c.binary())))
+        .chain([bin_dir.join("loadgen")])
     {
-        if !bin_dir.join(s).exists() {
+        if !program.exists() {
             die(&format!(
-                "{} is missing from {}: run `cargo build --release` in bench/",
-                s,
-                bin_dir.display()
+                "{} is missing: run `cargo build --release` in bench/",
+                program.display()
             ));
         }
     }
@@ -366,8 +400,13 @@ struct Running {
 }
 
 impl Running {
-    fn start(bin_dir: &Path, binary: &str, cpu: Option<&str>) -> Running {
-        let mut cmd = command(&bin_dir.join(binary), cpu);
+    fn start(program: &Path, cpu: Option<&str>) -> Running {
+        let binary = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let binary = binary.as_str();
+        let mut cmd = command(program, cpu);
         cmd.arg("127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -541,7 +580,8 @@ fn load_average() -> String {
 // Speed
 
 fn speed(bin_dir: &Path, o: &Options) {
-    let runs_per_round = Scenario::ALL.len() * (Server::ALL.len() + ClientLib::ALL.len());
+    let clients = if o.clients { ClientLib::ALL.len() } else { 0 };
+    let runs_per_round = Scenario::ALL.len() * (Server::all().len() + clients);
     let estimate =
         (o.duration + o.warmup + 0.25) * (runs_per_round * o.rounds * o.modes.len()) as f64;
     eprintln!(
@@ -559,9 +599,9 @@ fn speed(bin_dir: &Path, o: &Options) {
     let started = Instant::now();
     let mut results: BTreeMap<Key, Runs> = BTreeMap::new();
     for &mode in &o.modes {
-        let mut servers: Vec<(Server, Running)> = Server::ALL
-            .iter()
-            .map(|&s| (s, Running::start(bin_dir, s.binary(), Some("0"))))
+        let mut servers: Vec<(Server, Running)> = Server::all()
+            .into_iter()
+            .map(|s| (s, Running::start(&s.program(bin_dir), Some("0"))))
             .collect();
         for round in 0..o.rounds {
             for &sc in &Scenario::ALL {
@@ -588,7 +628,7 @@ fn speed(bin_dir: &Path, o: &Options) {
                         round,
                         o.rounds,
                         sc,
-                        server.label(),
+                        &server.label(),
                         "server",
                         &outcome,
                     );
@@ -603,7 +643,11 @@ fn speed(bin_dir: &Path, o: &Options) {
                     .find(|(s, _)| *s == Server::Limit)
                     .map(|(_, r)| r.addr)
                     .expect("the limit server");
-                let mut clients = ClientLib::ALL.to_vec();
+                let mut clients = if o.clients {
+                    ClientLib::ALL.to_vec()
+                } else {
+                    Vec::new()
+                };
                 if round % 2 == 1 {
                     clients.reverse();
                 }
@@ -806,11 +850,12 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
         println!();
         println!("Servers, driven by the neutral load generator (loadgen):");
         let mut header = format!("{:<31}", "scenario");
-        for s in &Server::ALL {
+        let all = Server::all();
+        for s in &all {
             header += &format!("{:>16}", s.label());
         }
-        for s in &Server::ALL[1..] {
-            header += &format!("{:>14}", format!("/{}", short(s.label())));
+        for s in &all[1..] {
+            header += &format!("{:>14}", format!("/{}", short(&s.label())));
         }
         println!("{}", header);
         for (sc, metric) in rows() {
@@ -818,11 +863,12 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
             let ours = median(get(mode, Subject::Server(Server::Ours), sc), |m| {
                 metric.value(m)
             });
-            for &s in &Server::ALL {
+            for &s in &all {
                 let runs = get(mode, Subject::Server(s), sc);
                 let cell = match median(runs, |m| metric.value(m)) {
                     Some((x, spread)) => {
-                        if spread > max_spread.0 {
+                        let throughput = matches!(metric, Metric::Rate | Metric::MiBs);
+                        if throughput && spread > max_spread.0 {
                             max_spread = (
                                 spread,
                                 format!(
@@ -840,39 +886,42 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
                 };
                 line += &format!("{:>16}", cell);
             }
-            for &s in &Server::ALL[1..] {
+            for &s in &all[1..] {
                 let peer = median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
                 line += &format!("{:>14}", ratio_cell(metric, ours, peer));
             }
             println!("{}", line);
         }
-        println!();
-        println!("Clients, against the limit server:");
-        let mut header = format!("{:<31}", "scenario");
-        for c in &ClientLib::ALL {
-            header += &format!("{:>16}", c.label());
-        }
-        for c in &ClientLib::ALL[1..] {
-            header += &format!("{:>14}", format!("/{}", short(c.label())));
-        }
-        println!("{}", header);
-        for (sc, metric) in rows() {
-            let mut line = format!("{:<31}", format!("{} {}", sc.title(), metric.unit()));
-            let ours = median(get(mode, Subject::Client(ClientLib::Ours), sc), |m| {
-                metric.value(m)
-            });
-            for &c in &ClientLib::ALL {
-                let cell = match median(get(mode, Subject::Client(c), sc), |m| metric.value(m)) {
-                    Some((x, _)) => metric.format(x),
-                    None => "FAILED".to_owned(),
-                };
-                line += &format!("{:>16}", cell);
+        if o.clients {
+            println!();
+            println!("Clients, against the limit server:");
+            let mut header = format!("{:<31}", "scenario");
+            for c in &ClientLib::ALL {
+                header += &format!("{:>16}", c.label());
             }
-            for &c in &ClientLib::ALL[1..] {
-                let peer = median(get(mode, Subject::Client(c), sc), |m| metric.value(m));
-                line += &format!("{:>14}", ratio_cell(metric, ours, peer));
+            for c in &ClientLib::ALL[1..] {
+                header += &format!("{:>14}", format!("/{}", short(c.label())));
             }
-            println!("{}", line);
+            println!("{}", header);
+            for (sc, metric) in rows() {
+                let mut line = format!("{:<31}", format!("{} {}", sc.title(), metric.unit()));
+                let ours = median(get(mode, Subject::Client(ClientLib::Ours), sc), |m| {
+                    metric.value(m)
+                });
+                for &c in &ClientLib::ALL {
+                    let cell = match median(get(mode, Subject::Client(c), sc), |m| metric.value(m))
+                    {
+                        Some((x, _)) => metric.format(x),
+                        None => "FAILED".to_owned(),
+                    };
+                    line += &format!("{:>16}", cell);
+                }
+                for &c in &ClientLib::ALL[1..] {
+                    let peer = median(get(mode, Subject::Client(c), sc), |m| metric.value(m));
+                    line += &format!("{:>14}", ratio_cell(metric, ours, peer));
+                }
+                println!("{}", line);
+            }
         }
         let mut errors = Vec::new();
         for (key, runs) in results.iter().filter(|((m, _, _), _)| *m == mode) {
@@ -899,7 +948,7 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
     if max_spread.0 > 0.0 {
         println!();
         println!(
-            "Largest spread between rounds (max - min) / median: {:.0}% ({})",
+            "Largest spread of a throughput between rounds (max - min) / median: {:.0}% ({})",
             max_spread.0 * 100.0,
             max_spread.1
         );
@@ -945,8 +994,12 @@ fn tree_state() -> String {
     }
 }
 
+/// A column header for a ratio: the peers' names without their versions.
 fn short(label: &str) -> &str {
-    label.split_whitespace().next().unwrap_or(label)
+    match label {
+        "rmp-rpc 0.3" | "msgpack-rpc 0.4" => label.split_whitespace().next().unwrap_or(label),
+        _ => label,
+    }
 }
 
 fn ratio_cell(metric: Metric, ours: Option<(f64, f64)>, peer: Option<(f64, f64)>) -> String {
@@ -1148,7 +1201,7 @@ fn open_connections(
 }
 
 struct MemoryReport {
-    server: &'static str,
+    server: String,
     base: u64,
     idle_n: usize,
     idle_fresh: u64,
@@ -1252,13 +1305,13 @@ fn memory_of(bin_dir: &Path, server: Server, idle: usize, in_flight: usize) -> M
         error: None,
     };
     // Each phase on a fresh server: memory freed by one phase would hide the next one's.
-    let running = Running::start(bin_dir, server.binary(), Some("0"));
+    let running = Running::start(&server.program(bin_dir), Some("0"));
     if let Err(err) = idle_phase(&running, &mut report) {
         report.error = Some(format!("{}{}", err, running.errors()));
         return report;
     }
     drop(running);
-    let running = Running::start(bin_dir, server.binary(), Some("0"));
+    let running = Running::start(&server.program(bin_dir), Some("0"));
     if let Err(err) = in_flight_phase(&running, &mut report) {
         report.error = Some(format!("{}{}", err, running.errors()));
     }
