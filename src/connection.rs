@@ -440,6 +440,11 @@ where
                 // Let the peer read what we have before producing more.
                 break;
             }
+            if self.requests.is_empty() {
+                // Nothing runs, so nothing can wake us: polling the empty set would only
+                // re-register this task, which costs more than the rest of a small request.
+                break;
+            }
             match self.requests.poll() {
                 Ok(Async::Ready(Some(response))) => {
                     self.queue_response(response);
