@@ -250,6 +250,9 @@ where
             self.pending.watch();
         }
         self.poll_shutdown()?;
+        // Once the channels of our handles are found empty, this task is registered with
+        // them and a later message wakes us: no need to poll them again in this call.
+        let mut outgoing_drained = false;
         for _ in 0..MAX_ROUNDS {
             let mut progress = match self.read_incoming() {
                 Ok(progress) => progress,
@@ -263,7 +266,11 @@ where
             };
             progress |= self.drive_requests();
             progress |= self.drive_notifications();
-            progress |= self.send_outgoing();
+            if !outgoing_drained {
+                let (sent, drained) = self.send_outgoing();
+                progress |= sent;
+                outgoing_drained = drained;
+            }
             progress |= self.flush()?;
             if let Some(reason) = self.finished() {
                 return Ok(Async::Ready(reason));
@@ -521,17 +528,19 @@ where
     // ANCHOR_END: queue_response
 
     // ANCHOR: outgoing
-    /// Step 3: moves what our handles queued (requests, notifications) onto the write buffer.
-    fn send_outgoing(&mut self) -> bool {
+    /// Step 3: moves what our handles queued (requests, notifications) onto the write
+    /// buffer. Returns whether it moved anything, and whether it emptied the channels
+    /// (then they will wake us when a handle queues something).
+    fn send_outgoing(&mut self) -> (bool, bool) {
         let mut progress = false;
         for _ in 0..STEP_BUDGET {
             if self.write_buf.len() >= self.config.max_write_buffer {
-                break;
+                return (progress, false);
             }
             let msg = match self.next_outgoing() {
                 Some(msg) => msg,
                 // The channels will wake us when a handle queues something.
-                None => break,
+                None => return (progress, true),
             };
             progress = true;
             if let Err(err) = self.write_buf.push(&msg) {
@@ -543,7 +552,7 @@ where
                 }
             }
         }
-        progress
+        (progress, false)
     }
 
     /// The next message from the service's handle, else from the user's handles.
