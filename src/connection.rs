@@ -578,7 +578,7 @@ where
     fn flush(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
         while !self.write_buf.is_empty() {
-            match self.io.poll_write(self.write_buf.unsent()) {
+            match poll_io(io::Write::write(&mut self.io, self.write_buf.unsent())) {
                 Ok(Async::Ready(0)) => {
                     let err =
                         io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes");
@@ -595,7 +595,7 @@ where
             }
         }
         if self.needs_flush {
-            match self.io.poll_flush() {
+            match poll_io(io::Write::flush(&mut self.io)) {
                 Ok(Async::Ready(())) => self.needs_flush = false,
                 // The transport will wake us when the flush can go on.
                 Ok(Async::NotReady) => {}
@@ -659,6 +659,17 @@ where
         None
     }
     // ANCHOR_END: finished
+}
+
+/// An I/O result as a poll: `WouldBlock` means the transport has registered this task to
+/// be woken when it is ready. (tokio-io 0.1.5, which tokio-core 0.1.12 needs, has no
+/// `poll_write`/`poll_flush`; this works with every 0.1 release.)
+fn poll_io<T>(result: io::Result<T>) -> Poll<T, io::Error> {
+    match result {
+        Ok(value) => Ok(Async::Ready(value)),
+        Err(ref err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Async::NotReady),
+        Err(err) => Err(err),
+    }
 }
 
 /// How many levels of arrays and maps `value` nests (0 for a scalar).
