@@ -42,6 +42,17 @@ use crate::service::Service;
 
 // ANCHOR: config
 /// How a connection behaves; the same settings serve clients and servers.
+///
+/// # Memory
+///
+/// Measured on the example server (book chapter 4.5; RSS of the process, 10,000
+/// connections): an idle connection that has never received anything costs under
+/// 8 KiB; one that has served requests keeps a 16 KiB read buffer and costs under
+/// 32 KiB (so 10,000 used idle connections stay under 320 MiB); a request in flight adds
+/// about 1 KiB plus its handler's own state. On top of that, a busy connection holds at
+/// most `max_write_buffer` bytes of answers plus one message, and one message of up to
+/// `limits.max_message_size` bytes (decoded values at most `limits.max_values` of them)
+/// being received. Buffers above 64 KiB are freed as soon as they are empty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// What one incoming message may ask of us (depth, size, number of values).
