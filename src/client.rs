@@ -390,6 +390,9 @@ impl Future for Response {
                 },
             },
             State::Failed(ref err) => Err(err.clone()),
+            // Polling a completed future breaks the futures 0.1 contract: a bug in the
+            // caller's code, never something a peer can cause (futures' own combinators
+            // panic the same way).
             State::Done => panic!("Response polled after it completed"),
         };
         self.state = State::Done;
