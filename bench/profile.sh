@@ -19,6 +19,8 @@ DURATION=${DURATION:-4}
 SERVER=${SERVER:-server-ours}
 mkdir -p "$OUT"
 cargo build --release --quiet --bins
+# Our server is built in ours/ (the root Cargo.lock's tokio-core 0.1.12), into the same target.
+cargo build --release --quiet --bins --manifest-path ours/Cargo.toml --target-dir "$TARGET"
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 
 # run NAME SCENARIO SECONDS: prints "REQUESTS IR"

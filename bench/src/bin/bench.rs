@@ -238,11 +238,13 @@ struct Options {
     clients: bool,
     /// `--server LABEL=PATH`: more servers to measure, as extra columns.
     extra: Vec<(String, PathBuf)>,
+    /// `--csv FILE`: also write every median there, machine-readable (for chart.py).
+    csv: Option<PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split] [--no-build] [--no-clients] [--server LABEL=PATH]...\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
+        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split] [--no-build] [--no-clients] [--server LABEL=PATH]... [--csv FILE]\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
     );
     std::process::exit(1);
 }
@@ -259,6 +261,7 @@ fn parse_options() -> Options {
         in_flight: 10_000,
         extra: Vec::new(),
         clients: true,
+        csv: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -300,6 +303,7 @@ fn parse_options() -> Options {
                     _ => usage(),
                 }
             }
+            "--csv" => o.csv = Some(PathBuf::from(value())),
             "--memory" => o.memory = true,
             "--idle" => o.idle = value().parse().unwrap_or_else(|_| usage()),
             "--in-flight" => o.in_flight = value().parse().unwrap_or_else(|_| usage()),
@@ -367,6 +371,44 @@ fn build_siblings(bin_dir: &Path) {
         Ok(s) => die(&format!("cargo build failed ({})", s)),
         Err(err) => die(&format!("cannot run cargo: {}", err)),
     }
+    // Our server and client driver: the workspace in ours/, with the root Cargo.lock's
+    // versions (tokio-core 0.1.12), built into the same target directory.
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("ours/Cargo.toml");
+    eprintln!("bench: building ours in bench/ours/ ({})", ours_versions());
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["build", "--release", "--bins", "--quiet", "--manifest-path"])
+        .arg(&ours)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => die(&format!("cargo build of bench/ours failed ({})", s)),
+        Err(err) => die(&format!("cannot run cargo: {}", err)),
+    }
+}
+
+/// The tokio-core and tokio-io versions locked in bench/ours/Cargo.lock, which "ours" is
+/// built with.
+fn ours_versions() -> String {
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("ours/Cargo.lock");
+    let text = std::fs::read_to_string(lock).unwrap_or_default();
+    let version = |name: &str| {
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() == format!("name = \"{}\"", name) {
+                if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
+                    return v.trim_matches('"').to_owned();
+                }
+            }
+        }
+        "?".to_owned()
+    };
+    format!(
+        "tokio-core {}, tokio-io {}",
+        version("tokio-core"),
+        version("tokio-io")
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -676,6 +718,9 @@ fn speed(bin_dir: &Path, o: &Options) {
     let own = own_ticks().saturating_sub(own_before) as f64 / hz;
     let others = ((busy - own) / (elapsed * cpus) * 100.0).max(0.0);
     print_speed(&results, o);
+    if let Some(path) = &o.csv {
+        write_csv(path, &results);
+    }
     println!();
     println!(
         "Run: {:.0} s; load average before {} / after {}; other processes used about {:.0}% of the {} CPUs meanwhile{}",
@@ -690,6 +735,41 @@ fn speed(bin_dir: &Path, o: &Options) {
             ""
         }
     );
+}
+
+/// `--csv FILE`: one line per median, `mode,kind,who,scenario,metric,median,spread`.
+fn write_csv(path: &Path, results: &BTreeMap<Key, Runs>) {
+    let mut out = String::from("mode,kind,who,scenario,metric,median,spread\n");
+    for ((mode, who, sc), runs) in results {
+        let (kind, label) = match who {
+            Subject::Server(s) => ("server", s.label()),
+            Subject::Client(c) => ("client", c.label().to_owned()),
+        };
+        let scenario = Scenario::ALL[sc.0];
+        for (row_sc, metric) in rows() {
+            if row_sc != scenario {
+                continue;
+            }
+            if let Some((x, spread)) = median(Some(runs), |r| metric.value(r)) {
+                out += &format!(
+                    "{},{},{},{},{},{},{:.4}\n",
+                    match mode {
+                        Mode::Same => "same",
+                        Mode::Split => "split",
+                    },
+                    kind,
+                    label.replace(',', ";"),
+                    scenario.name(),
+                    metric.unit(),
+                    x,
+                    spread
+                );
+            }
+        }
+    }
+    if let Err(err) = std::fs::write(path, out) {
+        eprintln!("bench: cannot write {}: {}", path.display(), err);
+    }
 }
 
 fn progress(
@@ -841,7 +921,8 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
     );
     println!("(for latencies the ratio is peer / ours, so > 1 still means ours is better).");
     println!(
-        "`ours` server = examples/server.rs itself, compiled as bench binary server-ours; {}.",
+        "`ours` = examples/server.rs itself (server-ours) and our client driver (client-ours), built in bench/ours/ with the root Cargo.lock's {}; {}.",
+        ours_versions(),
         tree_state()
     );
     for &mode in &o.modes {
