@@ -89,10 +89,12 @@ impl Case {
             end = self.server.stats();
             calls += 1;
         }
-        assert_eq!(
-            end.fds, self.start.fds,
-            "{}: the server still holds connections of the attacker",
-            self.name
+        assert!(
+            end.fds <= self.start.fds,
+            "{}: the server still holds connections of the attacker ({} descriptors, {} at the start)",
+            self.name,
+            end.fds,
+            self.start.fds
         );
         let growth = end.peak_kib.saturating_sub(self.start.rss_kib);
         println!(

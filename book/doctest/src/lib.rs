@@ -50,6 +50,9 @@ pub mod ch03_03_both_directions {}
 #[doc = include_str!("../../src/ch03-04-examples.md")]
 pub mod ch03_04_examples {}
 
+#[doc = include_str!("../../src/ch04-01-hardening.md")]
+pub mod ch04_01_hardening {}
+
 #[doc = include_str!("../../src/ch04-02-backpressure.md")]
 pub mod ch04_02_backpressure {}
 
@@ -58,6 +61,9 @@ pub mod ch04_03_timeouts_shutdown {}
 
 #[doc = include_str!("../../src/ch04-04-neovim.md")]
 pub mod ch04_04_neovim {}
+
+#[doc = include_str!("../../src/ch04-05-performance.md")]
+pub mod ch04_05_performance {}
 
 #[doc = include_str!("../../src/appendix.md")]
 pub mod appendix {}
