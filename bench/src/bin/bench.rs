@@ -37,6 +37,10 @@ enum Server {
 /// The servers given with `--server LABEL=PATH`.
 static EXTRA: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
 
+/// The library's commit (and whether src/ had local changes) when the runner started,
+/// before it builds: a commit made by someone else during the run must not be named.
+static TREE: OnceLock<String> = OnceLock::new();
+
 fn extra_servers() -> &'static [(String, PathBuf)] {
     EXTRA.get().map(Vec::as_slice).unwrap_or(&[])
 }
@@ -317,6 +321,7 @@ fn parse_options() -> Options {
 fn main() {
     let mut options = parse_options();
     let _ = EXTRA.set(std::mem::take(&mut options.extra));
+    let _ = TREE.set(tree_state());
     let bin_dir = match std::env::current_exe() {
         Ok(exe) => exe.parent().map(Path::to_path_buf).unwrap_or_default(),
         Err(err) => die(&format!("cannot find my own binary: {}", err)),
@@ -923,7 +928,7 @@ fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
     println!(
         "`ours` = examples/server.rs itself (server-ours) and our client driver (client-ours), built in bench/ours/ with the root Cargo.lock's {}; {}.",
         ours_versions(),
-        tree_state()
+        TREE.get().cloned().unwrap_or_else(tree_state)
     );
     for &mode in &o.modes {
         println!();
@@ -1314,8 +1319,9 @@ fn memory(bin_dir: &Path, o: &Options) {
     }
     println!();
     println!(
-        "Memory (VmRSS of the server process; ours = examples/server.rs; {}):",
-        tree_state()
+        "Memory (VmRSS of the server process; ours = examples/server.rs built in bench/ours/ with {}; {}):",
+        ours_versions(),
+        TREE.get().cloned().unwrap_or_else(tree_state)
     );
     println!(
         "{:<16}{:>10}{:>16}{:>12}{:>16}{:>12}{:>13}{:>12}{:>12}",

@@ -62,5 +62,8 @@ pub mod ch04_03_timeouts_shutdown {}
 #[doc = include_str!("../../src/ch04-04-neovim.md")]
 pub mod ch04_04_neovim {}
 
+#[doc = include_str!("../../src/ch04-05-performance.md")]
+pub mod ch04_05_performance {}
+
 #[doc = include_str!("../../src/appendix.md")]
 pub mod appendix {}
