@@ -8,8 +8,10 @@
 //! another call's payload), a panic, or a hang (the reactor runs out of work with calls
 //! unresolved: with an in-memory pipe nothing else could ever wake it).
 //!
-//! `FAULT_SEEDS=N` (default 200) and `FAULT_FIRST_SEED=S` (default 1) choose the seeds;
-//! a failure names its seed, and `FAULT_FIRST_SEED=<seed> FAULT_SEEDS=1` replays it.
+//! The conversations run over an in-memory pipe (`FAULT_SEEDS=N`, default 200) and over
+//! loopback TCP (`FAULT_TCP_SEEDS=N`, default 50); `FAULT_FIRST_SEED=S` (default 1) sets
+//! the first seed. A failure names its seed: `FAULT_FIRST_SEED=<seed> FAULT_SEEDS=1`
+//! replays it (exactly, over the pipe).
 
 mod hardening_support;
 
@@ -20,21 +22,28 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::future::{self, FutureResult};
+use futures::Stream;
 use futures::{task, Async, Future, Poll};
 use rmp_rpc_demo::codec::{Codec, Incoming};
 use rmp_rpc_demo::message::Message;
 use rmp_rpc_demo::{serve_connection, CallError, Client, Config, Service, Value};
+use tokio_core::net::{TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::codec::Decoder;
+use tokio_io::{AsyncRead, AsyncWrite};
 
 use hardening_support::faults::{FaultLog, FaultPlan, Faulty, XorShift};
-use hardening_support::pipe::pipe;
+use hardening_support::pipe::{pipe, End};
 use hardening_support::{ExampleServer, HANG_GUARD};
 
 /// Reactor turns a conversation may take. Nothing here waits for time (no timers, no
 /// sockets): a turn either runs a woken task or finds nothing to do, so a conversation
 /// that needs more turns than this has stopped making progress.
 const MAX_TURNS: usize = 200_000;
+/// How long one reactor turn may wait for an event. With the pipe nothing external ever
+/// happens, so it need not wait; over TCP a turn may wait for the kernel, and then
+/// `MAX_TURNS` of these bound the whole conversation (a guard, never reached).
+const TURN_WAIT: Duration = Duration::from_millis(1);
 
 /// Completes after being polled `polls` more times, waking itself each time: a handler
 /// that answers later than the ones after it, without a timer.
@@ -199,10 +208,13 @@ fn messages(bytes: &[u8]) -> Vec<Message> {
 
 /// Runs the conversation of `seed` and checks every promise; panics, naming the seed,
 /// on the first one broken.
-fn conversation(core: &mut Core, seed: u64, tally: &mut Tally) {
+fn conversation<T, C>(core: &mut Core, seed: u64, tally: &mut Tally, connect: C)
+where
+    T: AsyncRead + AsyncWrite + 'static,
+    C: FnOnce(&mut Core, &mut XorShift) -> (T, T),
+{
     let mut rng = XorShift::new(seed);
-    let capacity = [7, 64, 1024, usize::MAX][rng.below(4) as usize];
-    let (client_end, server_end) = pipe(capacity);
+    let (client_end, server_end) = connect(core, &mut rng);
     let client_plan = FaultPlan::random(&mut rng);
     let server_plan = FaultPlan::random(&mut rng);
     let (client_io, client_log) = Faulty::new(client_end, rng.next_u64(), client_plan);
@@ -308,7 +320,7 @@ fn conversation(core: &mut Core, seed: u64, tally: &mut Tally) {
             client_closed,
             server_peer.closed()
         );
-        core.turn(Some(Duration::from_millis(0)));
+        core.turn(Some(TURN_WAIT));
         turns += 1;
     }
     drop(client);
@@ -486,6 +498,12 @@ fn check(
     tally.errors += errors_injected;
 }
 
+/// Both ends of an in-memory pipe whose buffers hold 7 bytes, 64 bytes, 1 KiB or
+/// without limit.
+fn in_memory(_core: &mut Core, rng: &mut XorShift) -> (End, End) {
+    pipe([7, 64, 1024, usize::MAX][rng.below(4) as usize])
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Ok(text) => text
@@ -505,7 +523,7 @@ fn every_call_is_answered_once_or_failed_under_injected_faults() {
     // leaks three file descriptors per `Core` that ran a task; 0.1.12 does not).
     let mut core = Core::new().expect("a reactor");
     for seed in first..first + seeds {
-        conversation(&mut core, seed, &mut tally);
+        conversation(&mut core, seed, &mut tally, in_memory);
     }
     println!(
         "fault injection, seeds {}..={}: {:#?}",
@@ -622,4 +640,38 @@ fn two_large_calls_at_once_get_their_answers_over_tcp() {
         Err(future::Either::A((err, _))) => panic!("{}", err),
         Err(future::Either::B((err, _))) => panic!("timer: {}", err),
     }
+}
+
+#[test]
+fn every_call_is_answered_once_or_failed_under_injected_faults_over_tcp() {
+    // The same conversations over loopback TCP: the kernel adds its own WouldBlocks,
+    // short writes and buffer sizes to the injected ones.
+    let first = env_u64("FAULT_FIRST_SEED", 1);
+    let seeds = env_u64("FAULT_TCP_SEEDS", 50);
+    let mut tally = Tally::default();
+    let mut core = Core::new().expect("a reactor");
+    let addr = "127.0.0.1:0".parse().expect("an address");
+    let listener = TcpListener::bind(&addr, &core.handle()).expect("listen on loopback");
+    let addr = listener.local_addr().expect("the listener's address");
+    let mut incoming = listener.incoming();
+    for seed in first..first + seeds {
+        conversation(&mut core, seed, &mut tally, |core, _rng| {
+            let client = core
+                .run(TcpStream::connect(&addr, &core.handle()))
+                .expect("connect over loopback");
+            let (accepted, _) = core
+                .run(incoming.by_ref().into_future())
+                .map_err(|(err, _)| err)
+                .expect("the listener accepts");
+            let (server, _) = accepted.expect("a connection");
+            (client, server)
+        });
+    }
+    println!(
+        "fault injection over TCP, seeds {}..={}: {:#?}",
+        first,
+        first + seeds - 1,
+        tally
+    );
+    assert!(tally.completed > 0 && tally.cut > 0, "{:?}", tally);
 }
