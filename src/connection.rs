@@ -524,8 +524,7 @@ where
                 response.result = Err(Value::from(error));
             }
         }
-        let msg = Message::Response(response);
-        if let Err(err) = self.write_buf.push(&msg) {
+        if let Err(err) = self.write_buf.push(Message::Response(response)) {
             log::error!("cannot encode the response to msgid {}: {}", id, err);
             let error = Value::from(format!("the response could not be encoded: {}", err));
             let fallback = Message::Response(Response {
@@ -533,7 +532,7 @@ where
                 result: Err(error),
             });
             // A short string always encodes.
-            let _ = self.write_buf.push(&fallback);
+            let _ = self.write_buf.push(fallback);
         }
     }
     // ANCHOR_END: queue_response
@@ -554,12 +553,15 @@ where
                 None => return (progress, true),
             };
             progress = true;
-            if let Err(err) = self.write_buf.push(&msg) {
+            let request_id = match msg {
+                Message::Request(ref req) => Some(req.id),
+                _ => None,
+            };
+            if let Err(err) = self.write_buf.push(msg) {
                 log::error!("cannot encode an outgoing message: {}", err);
-                if let Message::Request(req) = msg {
+                if let Some(id) = request_id {
                     let why = format!("it could not be encoded: {}", err);
-                    self.pending
-                        .complete(req.id, Err(CallError::Unsendable(why)));
+                    self.pending.complete(id, Err(CallError::Unsendable(why)));
                 }
             }
         }

@@ -24,12 +24,7 @@ pub(crate) fn write_value<W: Write>(wr: &mut W, value: &Value) -> io::Result<()>
         Value::F64(x) => write_header(wr, 0xcb, 8, x.to_bits()),
         Value::String(ref text) => write_str(wr, text.as_bytes()),
         Value::Binary(ref bytes) => {
-            let len = len32(bytes.len())?;
-            match len {
-                0..=0xff => write_header(wr, 0xc4, 1, u64::from(len))?,
-                0x100..=0xffff => write_header(wr, 0xc5, 2, u64::from(len))?,
-                _ => write_header(wr, 0xc6, 4, u64::from(len))?,
-            }
+            write_bin_header(wr, bytes.len())?;
             wr.write_all(bytes)
         }
         Value::Array(ref items) => {
@@ -37,37 +32,104 @@ pub(crate) fn write_value<W: Write>(wr: &mut W, value: &Value) -> io::Result<()>
             items.iter().try_for_each(|item| write_value(wr, item))
         }
         Value::Map(ref entries) => {
-            let len = len32(entries.len())?;
-            match len {
-                0..=15 => wr.write_all(&[0x80 | len as u8])?,
-                16..=0xffff => write_header(wr, 0xde, 2, u64::from(len))?,
-                _ => write_header(wr, 0xdf, 4, u64::from(len))?,
-            }
+            write_map_len(wr, entries.len())?;
             entries.iter().try_for_each(|(key, item)| {
                 write_value(wr, key)?;
                 write_value(wr, item)
             })
         }
         Value::Ext(ty, ref data) => {
-            let len = len32(data.len())?;
-            let ty = ty as u8;
-            match len {
-                1 => wr.write_all(&[0xd4, ty])?,
-                2 => wr.write_all(&[0xd5, ty])?,
-                4 => wr.write_all(&[0xd6, ty])?,
-                8 => wr.write_all(&[0xd7, ty])?,
-                16 => wr.write_all(&[0xd8, ty])?,
-                0..=0xff => wr.write_all(&[0xc7, len as u8, ty])?,
-                0x100..=0xffff => {
-                    let [a, b] = (len as u16).to_be_bytes();
-                    wr.write_all(&[0xc8, a, b, ty])?
-                }
-                _ => {
-                    let [a, b, c, d] = len.to_be_bytes();
-                    wr.write_all(&[0xc9, a, b, c, d, ty])?
-                }
-            }
+            write_ext_header(wr, ty, data.len())?;
             wr.write_all(data)
+        }
+    }
+}
+
+/// Where [`write_value_moving`] writes: a `Write` that can also take a large payload's
+/// own buffer, to send it from there instead of copying it.
+pub(crate) trait PayloadSink: Write {
+    /// Appends `bytes` as they are, after everything written so far.
+    fn payload(&mut self, bytes: Vec<u8>);
+}
+
+/// Payloads (string, binary and ext data) from this size on are moved, not copied.
+/// Below it, a copy costs less than keeping track of one more buffer.
+pub(crate) const MOVE_AT: usize = 16 * 1024;
+
+/// Writes `value` as [`write_value`] does, byte for byte, but takes it by value: the
+/// data of every large string, binary or ext goes to the sink as it is, not copied.
+pub(crate) fn write_value_moving<S: PayloadSink>(out: &mut S, value: Value) -> io::Result<()> {
+    match value {
+        Value::String(text) if text.as_bytes().len() >= MOVE_AT => {
+            write_str_header(out, text.as_bytes().len())?;
+            out.payload(text.into_bytes());
+            Ok(())
+        }
+        Value::Binary(bytes) if bytes.len() >= MOVE_AT => {
+            write_bin_header(out, bytes.len())?;
+            out.payload(bytes);
+            Ok(())
+        }
+        Value::Ext(ty, data) if data.len() >= MOVE_AT => {
+            write_ext_header(out, ty, data.len())?;
+            out.payload(data);
+            Ok(())
+        }
+        Value::Array(items) => {
+            write_array_len(out, items.len())?;
+            items
+                .into_iter()
+                .try_for_each(|item| write_value_moving(out, item))
+        }
+        Value::Map(entries) => {
+            write_map_len(out, entries.len())?;
+            entries.into_iter().try_for_each(|(key, item)| {
+                write_value_moving(out, key)?;
+                write_value_moving(out, item)
+            })
+        }
+        small => write_value(out, &small),
+    }
+}
+
+/// A map header for `len` entries.
+fn write_map_len<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
+    let len = len32(len)?;
+    match len {
+        0..=15 => wr.write_all(&[0x80 | len as u8]),
+        16..=0xffff => write_header(wr, 0xde, 2, u64::from(len)),
+        _ => write_header(wr, 0xdf, 4, u64::from(len)),
+    }
+}
+
+/// A bin header for `len` bytes.
+fn write_bin_header<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
+    let len = len32(len)?;
+    match len {
+        0..=0xff => write_header(wr, 0xc4, 1, u64::from(len)),
+        0x100..=0xffff => write_header(wr, 0xc5, 2, u64::from(len)),
+        _ => write_header(wr, 0xc6, 4, u64::from(len)),
+    }
+}
+
+/// An ext header for `len` bytes of type `ty`.
+fn write_ext_header<W: Write>(wr: &mut W, ty: i8, len: usize) -> io::Result<()> {
+    let len = len32(len)?;
+    let ty = ty as u8;
+    match len {
+        1 => wr.write_all(&[0xd4, ty]),
+        2 => wr.write_all(&[0xd5, ty]),
+        4 => wr.write_all(&[0xd6, ty]),
+        8 => wr.write_all(&[0xd7, ty]),
+        16 => wr.write_all(&[0xd8, ty]),
+        0..=0xff => wr.write_all(&[0xc7, len as u8, ty]),
+        0x100..=0xffff => {
+            let [a, b] = (len as u16).to_be_bytes();
+            wr.write_all(&[0xc8, a, b, ty])
+        }
+        _ => {
+            let [a, b, c, d] = len.to_be_bytes();
+            wr.write_all(&[0xc9, a, b, c, d, ty])
         }
     }
 }
@@ -84,14 +146,19 @@ pub(crate) fn write_array_len<W: Write>(wr: &mut W, len: usize) -> io::Result<()
 
 /// A str header and the bytes, valid UTF-8 or not.
 pub(crate) fn write_str<W: Write>(wr: &mut W, bytes: &[u8]) -> io::Result<()> {
-    let len = len32(bytes.len())?;
-    match len {
-        0..=31 => wr.write_all(&[0xa0 | len as u8])?,
-        32..=0xff => write_header(wr, 0xd9, 1, u64::from(len))?,
-        0x100..=0xffff => write_header(wr, 0xda, 2, u64::from(len))?,
-        _ => write_header(wr, 0xdb, 4, u64::from(len))?,
-    }
+    write_str_header(wr, bytes.len())?;
     wr.write_all(bytes)
+}
+
+/// A str header for `len` bytes.
+fn write_str_header<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
+    let len = len32(len)?;
+    match len {
+        0..=31 => wr.write_all(&[0xa0 | len as u8]),
+        32..=0xff => write_header(wr, 0xd9, 1, u64::from(len)),
+        0x100..=0xffff => write_header(wr, 0xda, 2, u64::from(len)),
+        _ => write_header(wr, 0xdb, 4, u64::from(len)),
+    }
 }
 
 /// An unsigned integer in the fewest bytes.

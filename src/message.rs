@@ -17,7 +17,9 @@ use rmp::decode::ValueReadError;
 use rmpv::decode::read_value;
 use rmpv::Value;
 
-use crate::encode::{write_array_len, write_str, write_uint, write_value};
+use crate::encode::{
+    write_array_len, write_str, write_uint, write_value, write_value_moving, PayloadSink,
+};
 use crate::errors::{DecodeError, InvalidMessage};
 use crate::slice::SliceReader;
 
@@ -134,6 +136,42 @@ impl Message {
         }
     }
     // ANCHOR_END: encode
+
+    /// Writes the message as [`encode`](Message::encode) does, byte for byte, but takes
+    /// it by value: large strings, binaries and exts go to `out` in their own buffers
+    /// instead of being copied (the connection's outbox sends them from there).
+    pub(crate) fn encode_moving<S: PayloadSink>(self, out: &mut S) -> io::Result<()> {
+        match self {
+            Message::Request(req) => {
+                write_array_len(out, 4)?;
+                write_uint(out, REQUEST)?;
+                write_uint(out, u64::from(req.id))?;
+                write_str(out, req.method.as_bytes())?;
+                write_value_moving(out, Value::Array(req.params))
+            }
+            Message::Response(resp) => {
+                write_array_len(out, 4)?;
+                write_uint(out, RESPONSE)?;
+                write_uint(out, u64::from(resp.id))?;
+                match resp.result {
+                    Ok(result) => {
+                        write_value(out, &Value::Nil)?;
+                        write_value_moving(out, result)
+                    }
+                    Err(error) => {
+                        write_value_moving(out, error)?;
+                        write_value(out, &Value::Nil)
+                    }
+                }
+            }
+            Message::Notification(note) => {
+                write_array_len(out, 3)?;
+                write_uint(out, NOTIFICATION)?;
+                write_str(out, note.method.as_bytes())?;
+                write_value_moving(out, Value::Array(note.params))
+            }
+        }
+    }
 
     /// The message encoded as a `Vec<u8>`: handy in tests and examples. Fails like
     /// [`encode`](Message::encode), for lengths MessagePack cannot describe.

@@ -1,14 +1,22 @@
+// ANCHOR: outbox
 //! Encoded messages waiting for the transport to take them.
 //!
-//! A plain `Vec<u8>` and the offset of the first byte not yet written: appending a
-//! small header is a bounds check and a copy, several times cheaper than `BytesMut`'s
-//! `extend_from_slice` in bytes 0.4, and messages are encoded straight into it.
+//! Small messages are encoded into a plain `Vec<u8>` with the offset of the first byte
+//! not yet written: appending a small header is a bounds check and a copy, several times
+//! cheaper than `BytesMut`'s `extend_from_slice` in bytes 0.4. A large payload (a
+//! string, binary or ext of `MOVE_AT` bytes or more) is not copied in: the message is
+//! taken by value and the payload's own buffer waits in `moved`, to be written when the
+//! bytes before it are gone. Copying a megabyte costs little; growing a fresh megabyte
+//! buffer for every large message costs a page fault per 4 KiB, and that is what made
+//! large calls slow.
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, Write};
 
+use crate::encode::PayloadSink;
 use crate::message::Message;
 
-/// An empty outbox with more capacity than this is freed, so that one large message
+/// An empty outbox with more capacity than this is freed, so that a burst of messages
 /// does not pin its memory for the rest of the connection.
 const MAX_IDLE_CAPACITY: usize = 64 * 1024;
 
@@ -18,38 +26,73 @@ pub(crate) struct Outbox {
     bytes: Vec<u8>,
     /// How many bytes at the front the transport has taken.
     written: usize,
+    /// Large payloads, in order, each to be written once `bytes` is written up to its
+    /// offset.
+    moved: VecDeque<Moved>,
+    /// How many bytes of `moved` wait to be written.
+    moved_len: usize,
+}
+
+/// A payload taken from a message, and where it goes.
+#[derive(Debug)]
+struct Moved {
+    /// Its place: right after `bytes[..at]`.
+    at: usize,
+    bytes: Vec<u8>,
+    /// How many of its bytes the transport has taken.
+    written: usize,
 }
 
 impl Outbox {
     /// Appends `msg`, encoded. On error (a length MessagePack cannot describe) the
     /// outbox is left as it was.
-    pub(crate) fn push(&mut self, msg: &Message) -> io::Result<()> {
-        let start = self.bytes.len();
-        let result = msg.encode(&mut self.bytes);
+    pub(crate) fn push(&mut self, msg: Message) -> io::Result<()> {
+        let (len, moved, moved_len) = (self.bytes.len(), self.moved.len(), self.moved_len);
+        let result = msg.encode_moving(self);
         if result.is_err() {
-            self.bytes.truncate(start);
+            self.bytes.truncate(len);
+            self.moved.truncate(moved);
+            self.moved_len = moved_len;
         }
         result
     }
 
-    /// The bytes not yet written.
+    /// The next bytes to write: up to the next moved payload, or that payload.
     pub(crate) fn unsent(&self) -> &[u8] {
-        self.bytes.get(self.written..).unwrap_or(&[])
+        match self.moved.front() {
+            Some(next) if next.at <= self.written => next.bytes.get(next.written..),
+            Some(next) => self.bytes.get(self.written..next.at),
+            None => self.bytes.get(self.written..),
+        }
+        .unwrap_or(&[])
     }
 
     /// How many bytes wait to be written.
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len() - self.written
+        self.bytes.len() - self.written + self.moved_len
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The transport took `n` more bytes.
+    /// The transport took `n` more bytes, the first `n` of [`unsent`](Outbox::unsent).
     pub(crate) fn consumed(&mut self, n: usize) {
-        self.written = (self.written + n).min(self.bytes.len());
-        if self.written == self.bytes.len() {
+        match self.moved.front_mut() {
+            Some(next) if next.at <= self.written => {
+                let n = n.min(next.bytes.len() - next.written);
+                next.written += n;
+                self.moved_len -= n;
+                if next.written == next.bytes.len() {
+                    self.moved.pop_front();
+                }
+            }
+            next => {
+                let end = next.map_or(self.bytes.len(), |next| next.at);
+                self.written = (self.written + n).min(end);
+            }
+        }
+        if self.written == self.bytes.len() && self.moved.is_empty() {
             self.written = 0;
             self.bytes.clear();
             if self.bytes.capacity() > MAX_IDLE_CAPACITY {
@@ -59,7 +102,141 @@ impl Outbox {
             // Most of the buffer is sent: move the rest to the front, so a slow reader
             // does not make the buffer grow with bytes already gone.
             self.bytes.drain(..self.written);
+            for moved in self.moved.iter_mut() {
+                moved.at = moved.at.saturating_sub(self.written);
+            }
             self.written = 0;
         }
+    }
+}
+
+impl Write for Outbox {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.bytes.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PayloadSink for Outbox {
+    fn payload(&mut self, bytes: Vec<u8>) {
+        self.moved_len += bytes.len();
+        self.moved.push_back(Moved {
+            at: self.bytes.len(),
+            bytes,
+            written: 0,
+        });
+    }
+}
+// ANCHOR_END: outbox
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::MOVE_AT;
+    use crate::message::{Notification, Request, Response};
+    use proptest::prelude::*;
+    use rmpv::Value;
+
+    /// Messages with payloads on both sides of `MOVE_AT`, at several depths.
+    fn message() -> impl Strategy<Value = Message> {
+        let len = prop_oneof![0..40usize, MOVE_AT - 2..MOVE_AT + 2, 40_000..70_000usize];
+        let payload = (0..4u8, len, any::<u8>()).prop_map(|(kind, len, byte)| match kind {
+            0 => Value::Binary(vec![byte; len]),
+            1 => Value::from("é".repeat(len / 2)),
+            2 => Value::Ext(5, vec![byte; len]),
+            _ => Value::Map(vec![(Value::from(len), Value::Binary(vec![byte; len]))]),
+        });
+        let params = prop::collection::vec(payload, 0..4);
+        (0..3u8, any::<u32>(), params).prop_map(|(kind, id, params)| match kind {
+            0 => Message::Request(Request {
+                id,
+                method: "echo".into(),
+                params,
+            }),
+            1 => Message::Response(Response {
+                id,
+                result: if id % 2 == 0 {
+                    Ok(Value::Array(params))
+                } else {
+                    Err(Value::Array(params))
+                },
+            }),
+            _ => Message::Notification(Notification {
+                method: "note".into(),
+                params,
+            }),
+        })
+    }
+
+    proptest! {
+        /// Whatever the messages and however the transport takes the bytes, what goes
+        /// out is exactly the messages encoded one after the other, and `len` counts
+        /// what is left.
+        #[test]
+        fn writes_exactly_the_encoded_messages(
+            msgs in prop::collection::vec(message(), 1..6),
+            takes in prop::collection::vec(1..50_000usize, 1..40),
+        ) {
+            let mut expected = Vec::new();
+            let mut outbox = Outbox::default();
+            for msg in msgs {
+                msg.encode(&mut expected).unwrap();
+                outbox.push(msg).unwrap();
+            }
+            prop_assert_eq!(outbox.len(), expected.len());
+            let mut sent = Vec::new();
+            let mut takes = takes.iter().cycle();
+            while !outbox.is_empty() {
+                let unsent = outbox.unsent();
+                prop_assert!(!unsent.is_empty());
+                let n = unsent.len().min(*takes.next().unwrap());
+                sent.extend_from_slice(&unsent[..n]);
+                outbox.consumed(n);
+                prop_assert_eq!(outbox.len(), expected.len() - sent.len());
+            }
+            prop_assert_eq!(sent, expected);
+        }
+    }
+
+    #[test]
+    fn a_large_binary_is_moved_not_copied() {
+        let payload = vec![7u8; 100_000];
+        let address = payload.as_ptr();
+        let mut outbox = Outbox::default();
+        let msg = Message::Response(Response {
+            id: 1,
+            result: Ok(Value::Binary(payload)),
+        });
+        outbox.push(msg).unwrap();
+        // The array, type, id, nil and bin headers: 1 + 1 + 1 + 1 + 5 bytes.
+        assert_eq!(outbox.unsent().len(), 9);
+        outbox.consumed(9);
+        assert_eq!(outbox.unsent().as_ptr(), address);
+        assert_eq!(outbox.len(), 100_000);
+    }
+
+    #[test]
+    fn a_drained_outbox_gives_back_a_large_buffer() {
+        let mut outbox = Outbox::default();
+        let big = Value::from(vec![Value::from(1); 100_000]);
+        outbox
+            .push(Message::Response(Response {
+                id: 1,
+                result: Ok(big),
+            }))
+            .unwrap();
+        let len = outbox.len();
+        outbox.consumed(len);
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.bytes.capacity(), 0);
     }
 }

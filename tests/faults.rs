@@ -260,7 +260,14 @@ where
     let outcomes: Outcomes = Rc::new(RefCell::new(vec![None; calls]));
     let mut expected = Vec::with_capacity(calls);
     for tag in 0..calls {
-        let payload_len = [0, 3, 40, 300, 5000][rng.below(5) as usize];
+        // Now and then one large enough for the outbox to send from the caller's
+        // buffer instead of copying it (16 KiB or more), but rarely: pipes may be
+        // 7 bytes wide.
+        let payload_len = if rng.chance(15) {
+            20_000
+        } else {
+            [0, 3, 40, 300, 5000][rng.below(5) as usize]
+        };
         let params = vec![
             Value::from(tag as u64),
             Value::from(rng.below(4)),
