@@ -60,6 +60,8 @@ pub(crate) const MOVE_AT: usize = 16 * 1024;
 /// data of every large string, binary or ext goes to the sink as it is, not copied.
 pub(crate) fn write_value_moving<S: PayloadSink>(out: &mut S, value: Value) -> io::Result<()> {
     match value {
+        // The most common result first: nothing to move, nothing to drop.
+        Value::Integer(n) => write_integer(out, n),
         Value::String(text) if text.as_bytes().len() >= MOVE_AT => {
             write_str_header(out, text.as_bytes().len())?;
             out.payload(text.into_bytes());
