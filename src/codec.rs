@@ -19,12 +19,14 @@ use std::io::{self, Write};
 use bytes::BytesMut;
 use tokio_io::codec::{Decoder, Encoder};
 
-use crate::errors::{CodecError, DecodeError, InvalidMessage};
-use crate::message::Message;
+use crate::errors::{CodecError, InvalidMessage};
+use crate::message::{Decoded, Invalid, Message};
 use crate::scan::Scanner;
+use crate::slice::SliceError;
 
 // ANCHOR: limits
-/// How much a single message may ask of us. Checked before any value is built.
+/// How much a single message may ask of us. Each limit is checked before the value that
+/// would break it is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// How deeply arrays and maps may nest; the message array itself is level 1 and its
@@ -109,6 +111,40 @@ impl Codec {
         self.scanner.wanted(buf.len())
     }
 
+    // ANCHOR: decode_front
+    /// Decodes the value at the front of `buf` within the limits, or returns `None` while
+    /// it is incomplete.
+    fn decode_front(&mut self, buf: &[u8]) -> Result<Option<Decoded>, CodecError> {
+        // Fast path: nothing of this value has been seen before, so it has most likely
+        // arrived whole. One pass checks the limits and builds the values.
+        if self.scanner.is_idle() {
+            match Message::decode_slice(buf, &self.limits) {
+                Ok(decoded) => return Ok(Some(decoded)),
+                Err(SliceError::Corrupt(err)) => return Err(err),
+                // Drop what was built: the scanner takes over until the value is whole.
+                Err(SliceError::Incomplete) => {}
+            }
+        }
+        // Slow path: the scanner keeps its place across calls, refuses a header that
+        // breaks a limit as soon as it arrives, and builds nothing until all is there.
+        let len = match self.scanner.scan(buf, &self.limits)? {
+            Some(len) => len,
+            None => return Ok(None),
+        };
+        let whole = buf.get(..len).unwrap_or(buf);
+        match Message::decode_slice(whole, &self.limits) {
+            Ok(decoded) => Ok(Some(decoded)),
+            Err(SliceError::Corrupt(err)) => Err(err),
+            // The scanner proved a whole value within the limits is there: the two
+            // disagree. Close the connection rather than guess.
+            Err(SliceError::Incomplete) => Err(CodecError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the decoder ran short of a value the scanner found whole",
+            ))),
+        }
+    }
+    // ANCHOR_END: decode_front
+
     // ANCHOR: encode_message
     /// Appends `msg` to `buf`, encoded, without an intermediate allocation.
     ///
@@ -131,19 +167,18 @@ impl Decoder for Codec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, CodecError> {
         loop {
-            let len = match self.scanner.scan(buf, &self.limits)? {
-                Some(len) => len,
+            let Decoded { message, len } = match self.decode_front(buf)? {
+                Some(decoded) => decoded,
                 None => return Ok(None),
             };
-            let decoded = Message::decode_slice(&buf[..len]);
             buf.advance(len);
-            match decoded {
+            match message {
                 Ok(msg) => return Ok(Some(Incoming::Message(msg))),
-                Err(DecodeError::Invalid {
+                Err(Invalid {
                     request_id: Some(id),
                     reason,
                 }) => return Ok(Some(Incoming::InvalidRequest { id, reason })),
-                Err(DecodeError::Invalid {
+                Err(Invalid {
                     request_id: None,
                     reason,
                 }) => {
@@ -152,9 +187,6 @@ impl Decoder for Codec {
                         reason
                     );
                 }
-                // The scan proved a whole value is there: rmpv running short means the
-                // two disagree. Close the connection rather than guess.
-                Err(DecodeError::Io(err)) => return Err(CodecError::Io(err)),
             }
         }
     }

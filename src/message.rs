@@ -17,11 +17,12 @@ use rmp::decode::ValueReadError;
 use rmpv::decode::read_value;
 use rmpv::Value;
 
+use crate::codec::Limits;
 use crate::encode::{
     write_array_len, write_str, write_uint, write_value, write_value_moving, PayloadSink,
 };
 use crate::errors::{DecodeError, InvalidMessage};
-use crate::slice::SliceReader;
+use crate::slice::{SliceError, SliceReader};
 
 /// The type tag of a request, the first item of its array.
 const REQUEST: u64 = 0;
@@ -87,14 +88,22 @@ impl Message {
     /// [`Codec`](crate::codec::Codec) checks the depth and size of each value before
     /// calling it; use the codec for bytes that come from a peer.
     pub fn decode<R: Read>(rd: &mut R) -> Result<Message, DecodeError> {
-        decode_from(&mut ReadSource(rd))
+        match decode_from(&mut ReadSource(rd))? {
+            Ok(msg) => Ok(msg),
+            Err(Invalid { request_id, reason }) => Err(DecodeError::Invalid { request_id, reason }),
+        }
     }
 
-    /// The same as [`decode`](Message::decode), for a slice that holds one whole value,
-    /// already checked by the scanner: it builds values by indexing the slice, which is
-    /// several times faster than going through `Read`.
-    pub(crate) fn decode_slice(bytes: &[u8]) -> Result<Message, DecodeError> {
-        decode_from(&mut SliceReader::new(bytes))
+    /// The same as [`decode`](Message::decode), for the value at the start of `bytes`,
+    /// checking `limits` while it builds values: one pass both checks and decodes. It
+    /// indexes the slice instead of going through `Read`, which is several times faster.
+    pub(crate) fn decode_slice(bytes: &[u8], limits: &Limits) -> Result<Decoded, SliceError> {
+        let mut reader = SliceReader::new(bytes, limits);
+        let message = decode_from(&mut reader)?;
+        Ok(Decoded {
+            message,
+            len: reader.consumed(),
+        })
     }
     // ANCHOR_END: decode
 
@@ -182,19 +191,66 @@ impl Message {
     }
 }
 
-/// Where the message decoder takes its values from: a `Read`, or a checked slice.
+/// A whole value was read, and it is not a valid message.
+#[derive(Debug)]
+pub(crate) struct Invalid {
+    /// The msgid, when the value is a request whose msgid could be read.
+    pub(crate) request_id: Option<u32>,
+    /// What is wrong with the value.
+    pub(crate) reason: InvalidMessage,
+}
+
+/// One value decoded from a slice.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// The message, or why the value is not one.
+    pub(crate) message: Result<Message, Invalid>,
+    /// How many bytes the value took.
+    pub(crate) len: usize,
+}
+
+/// What reading one value as a message gives. The outer `Result` says whether a whole
+/// value could be read from the source; the inner one, whether that value is a message.
+type Outcome<E> = Result<Result<Message, Invalid>, E>;
+
+/// Where the message decoder takes its values from: a `Read`, or a slice.
 trait Source {
+    /// Why a whole value could not be read.
+    type Error;
     /// If the next value is an array, reads its header and returns its length;
     /// otherwise reads the whole value and returns `None`.
-    fn array_len(&mut self) -> Result<Option<u32>, DecodeError>;
+    fn array_len(&mut self) -> Result<Option<u32>, Self::Error>;
     /// Reads one whole value.
-    fn value(&mut self) -> Result<Value, DecodeError>;
+    fn value(&mut self) -> Result<Value, Self::Error>;
+
+    // The message's own fields: a source can read them without building a `Value`.
+
+    /// Reads one value; returns it if it is an unsigned integer.
+    fn uint(&mut self) -> Result<Option<u64>, Self::Error> {
+        Ok(self.value()?.as_u64())
+    }
+    /// Reads one value; returns it if it is a UTF-8 string.
+    fn string(&mut self) -> Result<Option<String>, Self::Error> {
+        Ok(match self.value()? {
+            Value::String(s) => s.into_str(),
+            _ => None,
+        })
+    }
+    /// Reads one value; returns its items if it is an array.
+    fn array(&mut self) -> Result<Option<Vec<Value>>, Self::Error> {
+        Ok(match self.value()? {
+            Value::Array(items) => Some(items),
+            _ => None,
+        })
+    }
 }
 
 /// Values through `std::io::Read`, decoded by rmpv.
 struct ReadSource<'r, R>(&'r mut R);
 
 impl<R: Read> Source for ReadSource<'_, R> {
+    type Error = DecodeError;
+
     fn array_len(&mut self) -> Result<Option<u32>, DecodeError> {
         match rmp::decode::read_array_len(self.0) {
             Ok(len) => Ok(Some(len)),
@@ -214,122 +270,132 @@ impl<R: Read> Source for ReadSource<'_, R> {
     }
 }
 
+/// Values built from a slice, checking the limits as it goes.
 impl Source for SliceReader<'_> {
-    fn array_len(&mut self) -> Result<Option<u32>, DecodeError> {
+    type Error = SliceError;
+
+    #[inline]
+    fn array_len(&mut self) -> Result<Option<u32>, SliceError> {
         SliceReader::array_len(self)
     }
 
-    fn value(&mut self) -> Result<Value, DecodeError> {
+    #[inline]
+    fn value(&mut self) -> Result<Value, SliceError> {
         SliceReader::value(self)
+    }
+
+    #[inline]
+    fn uint(&mut self) -> Result<Option<u64>, SliceError> {
+        SliceReader::uint(self)
+    }
+
+    #[inline]
+    fn string(&mut self) -> Result<Option<String>, SliceError> {
+        SliceReader::string(self)
+    }
+
+    #[inline]
+    fn array(&mut self) -> Result<Option<Vec<Value>>, SliceError> {
+        SliceReader::array(self)
     }
 }
 
 /// Reads one whole value from `src` and checks that it is a valid message.
-fn decode_from<S: Source>(src: &mut S) -> Result<Message, DecodeError> {
+fn decode_from<S: Source>(src: &mut S) -> Outcome<S::Error> {
     let len = match src.array_len()? {
         Some(len) => len,
-        None => return Err(invalid(None, InvalidMessage::NotAnArray)),
+        None => return invalid(None, InvalidMessage::NotAnArray),
     };
     if len == 0 {
-        return Err(invalid(None, InvalidMessage::UnknownType));
+        return invalid(None, InvalidMessage::UnknownType);
     }
-    let kind = src.value()?.as_u64();
-    match kind {
+    match src.uint()? {
         Some(REQUEST) => decode_request(src, len),
         Some(RESPONSE) => decode_response(src, len),
         Some(NOTIFICATION) => decode_notification(src, len),
         _ => {
             skip(src, len - 1)?;
-            Err(invalid(None, InvalidMessage::UnknownType))
+            invalid(None, InvalidMessage::UnknownType)
         }
     }
 }
 
-fn invalid(request_id: Option<u32>, reason: InvalidMessage) -> DecodeError {
-    DecodeError::Invalid { request_id, reason }
+/// A whole value that is not a message.
+fn invalid<E>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<E> {
+    Ok(Err(Invalid { request_id, reason }))
 }
 
 /// Reads and drops `count` values, so that an invalid array is consumed whole.
-fn skip<S: Source>(src: &mut S, count: u32) -> Result<(), DecodeError> {
+fn skip<S: Source>(src: &mut S, count: u32) -> Result<(), S::Error> {
     for _ in 0..count {
         src.value()?;
     }
     Ok(())
 }
 
-fn read_msgid<S: Source>(src: &mut S) -> Result<Option<u32>, DecodeError> {
-    let id = src.value()?.as_u64();
-    Ok(id.and_then(|id| u32::try_from(id).ok()))
-}
-
-fn read_method<S: Source>(src: &mut S) -> Result<Option<String>, DecodeError> {
-    Ok(match src.value()? {
-        Value::String(s) => s.into_str(),
-        _ => None,
-    })
-}
-
-fn read_params<S: Source>(src: &mut S) -> Result<Option<Vec<Value>>, DecodeError> {
-    Ok(match src.value()? {
-        Value::Array(params) => Some(params),
-        _ => None,
-    })
+fn read_msgid<S: Source>(src: &mut S) -> Result<Option<u32>, S::Error> {
+    Ok(src.uint()?.and_then(|id| u32::try_from(id).ok()))
 }
 
 /// `[0, msgid, method, params]`, the type already read.
-fn decode_request<S: Source>(src: &mut S, len: u32) -> Result<Message, DecodeError> {
+fn decode_request<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
     if len < 2 {
-        return Err(invalid(None, wrong_length("request", 4, len)));
+        return invalid(None, wrong_length("request", 4, len));
     }
     let id = match read_msgid(src)? {
         Some(id) => id,
         None => {
             skip(src, len - 2)?;
-            return Err(invalid(None, InvalidMessage::InvalidMsgId));
+            return invalid(None, InvalidMessage::InvalidMsgId);
         }
     };
     if len != 4 {
         skip(src, len - 2)?;
-        return Err(invalid(Some(id), wrong_length("request", 4, len)));
+        return invalid(Some(id), wrong_length("request", 4, len));
     }
-    let method = read_method(src)?;
-    let params = read_params(src)?;
+    let method = src.string()?;
+    let params = src.array()?;
     match (method, params) {
-        (Some(method), Some(params)) => Ok(Message::Request(Request { id, method, params })),
-        (None, _) => Err(invalid(Some(id), InvalidMessage::InvalidMethod)),
-        (_, None) => Err(invalid(Some(id), InvalidMessage::ParamsNotAnArray)),
+        (Some(method), Some(params)) => Ok(Ok(Message::Request(Request { id, method, params }))),
+        (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
+        (_, None) => invalid(Some(id), InvalidMessage::ParamsNotAnArray),
     }
 }
 
 /// `[1, msgid, error, result]`, the type already read.
-fn decode_response<S: Source>(src: &mut S, len: u32) -> Result<Message, DecodeError> {
+fn decode_response<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
     if len != 4 {
         skip(src, len - 1)?;
-        return Err(invalid(None, wrong_length("response", 4, len)));
+        return invalid(None, wrong_length("response", 4, len));
     }
     let id = read_msgid(src)?;
     let error = src.value()?;
     let result = src.value()?;
-    let id = id.ok_or_else(|| invalid(None, InvalidMessage::InvalidMsgId))?;
+    let id = match id {
+        Some(id) => id,
+        None => return invalid(None, InvalidMessage::InvalidMsgId),
+    };
     let result = match error {
         Value::Nil => Ok(result),
         error => Err(error),
     };
-    Ok(Message::Response(Response { id, result }))
+    Ok(Ok(Message::Response(Response { id, result })))
 }
 
 /// `[2, method, params]`, the type already read.
-fn decode_notification<S: Source>(src: &mut S, len: u32) -> Result<Message, DecodeError> {
+fn decode_notification<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
     if len != 3 {
         skip(src, len - 1)?;
-        return Err(invalid(None, wrong_length("notification", 3, len)));
+        return invalid(None, wrong_length("notification", 3, len));
     }
-    let method = read_method(src)?;
-    let params = read_params(src)?;
+    let method = src.string()?;
+    let params = src.array()?;
     match (method, params) {
-        (Some(method), Some(params)) => Ok(Message::Notification(Notification { method, params })),
-        (None, _) => Err(invalid(None, InvalidMessage::InvalidMethod)),
-        (_, None) => Err(invalid(None, InvalidMessage::ParamsNotAnArray)),
+        (Some(method), Some(params)) => {
+            Ok(Ok(Message::Notification(Notification { method, params })))
+        }
+        (None, _) => invalid(None, InvalidMessage::InvalidMethod),
+        (_, None) => invalid(None, InvalidMessage::ParamsNotAnArray),
     }
 }
 

@@ -108,6 +108,13 @@ impl Scanner {
     }
     // ANCHOR_END: scan
 
+    /// True when no part of the value at the front has been scanned yet: the codec then
+    /// tries to decode it whole first.
+    pub(crate) fn is_idle(&self) -> bool {
+        // Every header moves `pos`, so nothing was scanned while it is still 0.
+        self.pos == 0
+    }
+
     /// How many more bytes the value at the front needs, as far as the scan can tell
     /// (at least one when it is incomplete). A reader can size its next read with it.
     pub(crate) fn wanted(&self, buffered: usize) -> usize {

@@ -1,192 +1,307 @@
-//! Building values straight out of a byte slice the scanner has already checked.
+//! Building values straight out of a byte slice, checking the limits as we go.
 //!
-//! `rmpv::decode::read_value` reads through `std::io::Read` one field at a time and
-//! copies strings with `read_to_end`; on small messages that costs more than everything
-//! else the connection does. Once the [scanner](crate::scan) has proved that a whole
-//! value is in the buffer and within the limits, we can decode it by indexing the slice
-//! directly, and size every vector exactly (each item takes at least one byte, so the
-//! count is bounded by the bytes we hold). Every read is still checked: a slice that
-//! was not scanned gives an error, never a panic.
+//! `rmpv::decode::read_value` reads through `std::io::Read` one field at a time, copies
+//! strings with `read_to_end` and trusts every length it reads. [`SliceReader`] indexes
+//! the slice directly instead, and it enforces the [`Limits`] while it builds, in the
+//! order the [scanner](crate::scan) checks them, so that one pass both checks a message
+//! and decodes it. Every vector is sized exactly, and only once its items are known to
+//! be in the slice (each takes at least one byte). Every read is checked: bytes that end
+//! too early give [`SliceError::Incomplete`], never a panic.
+//!
+//! The reader never looks past `max_message_size` bytes. When a value goes on past the
+//! end of what it sees, it cannot tell "wait for more" from "too large": it says
+//! `Incomplete`, and the codec lets the scanner, which knows both, give the answer.
 
-use std::io;
+use std::convert::TryFrom;
 
 use rmpv::Value;
 
+use crate::codec::Limits;
 use crate::encode::write_str;
-use crate::errors::DecodeError;
+use crate::errors::CodecError;
 
-/// A cursor over a slice that holds MessagePack values.
+// ANCHOR: slice_error
+/// Why a [`SliceReader`] could not read a whole value.
+#[derive(Debug)]
+pub(crate) enum SliceError {
+    /// The value goes on past the end of the slice (or past `max_message_size`): more
+    /// bytes may complete it, or the scanner may find it too large.
+    Incomplete,
+    /// The bytes are not MessagePack, or break one of the limits: the stream is corrupt.
+    Corrupt(CodecError),
+}
+// ANCHOR_END: slice_error
+
+/// A cursor over a slice that holds MessagePack values, enforcing [`Limits`].
+///
+/// After an error the reader is left mid-value: drop it.
 pub(crate) struct SliceReader<'a> {
+    /// The bytes not read yet, never beyond `max_message_size` from the start.
     rest: &'a [u8],
+    /// How many bytes the reader could see at the start, to tell offsets.
+    seen: usize,
+    /// Read so far, nested ones included: `Limits::max_values`.
+    values: usize,
+    /// How many arrays and maps are open around the next value: `Limits::max_depth`.
+    depth: usize,
+    limits: Limits,
 }
 
 impl<'a> SliceReader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        SliceReader { rest: bytes }
+    /// A reader of the values at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8], limits: &Limits) -> Self {
+        // Whatever lies past the size limit is not ours to read: a value reaching there
+        // is either too large or incomplete, which the scanner tells apart.
+        let rest = bytes.get(..limits.max_message_size).unwrap_or(bytes);
+        SliceReader {
+            rest,
+            seen: rest.len(),
+            values: 0,
+            depth: 0,
+            limits: *limits,
+        }
     }
 
-    /// If the next value is an array, reads its header and returns its length.
-    /// Otherwise reads the whole value and returns `None`.
-    pub(crate) fn array_len(&mut self) -> Result<Option<u32>, DecodeError> {
-        let marker = self.rest.first().copied().ok_or_else(truncated)?;
-        let len = match marker {
-            0x90..=0x9f => {
-                self.take(1)?;
-                u32::from(marker & 0x0f)
-            }
-            0xdc => {
-                self.take(1)?;
-                self.uint(2)? as u32
-            }
-            0xdd => {
-                self.take(1)?;
-                self.uint(4)? as u32
-            }
-            _ => {
-                self.value()?;
-                return Ok(None);
-            }
-        };
-        Ok(Some(len))
+    /// How many bytes have been read: after a whole value, its length.
+    pub(crate) fn consumed(&self) -> usize {
+        // `rest` only ever shrinks from its start.
+        self.seen - self.rest.len()
     }
 
+    // ANCHOR: value
     /// Reads one whole value.
-    pub(crate) fn value(&mut self) -> Result<Value, DecodeError> {
-        let marker = self.byte()?;
+    pub(crate) fn value(&mut self) -> Result<Value, SliceError> {
+        match self.header()? {
+            // Integers, the commonest params, without a call.
+            (marker @ 0x00..=0x7f, _) | (marker @ 0xcc..=0xcf, _) => {
+                self.unsigned(marker).map(Value::from)
+            }
+            (marker @ 0xd0..=0xd3, _) | (marker @ 0xe0..=0xff, _) => {
+                self.signed(marker).map(Value::from)
+            }
+            (marker, len) => self.body(marker, len),
+        }
+    }
+
+    /// If the next value is an array, reads its header and returns its length; its
+    /// items are then read one by one with [`value`](SliceReader::value). Otherwise
+    /// reads the whole value and returns `None`.
+    pub(crate) fn array_len(&mut self) -> Result<Option<u32>, SliceError> {
+        match self.header()? {
+            (0x90..=0x9f, len) | (0xdc, len) | (0xdd, len) => {
+                self.open(len)?;
+                // An array header holds at most a 32-bit length.
+                Ok(Some(len as u32))
+            }
+            (marker, len) => self.body(marker, len).map(|_| None),
+        }
+    }
+
+    // The message's own fields (type, msgid, method, params) are read without building
+    // a `Value` only to take it apart again.
+
+    /// Reads one value; returns it if it is an unsigned integer.
+    pub(crate) fn uint(&mut self) -> Result<Option<u64>, SliceError> {
+        match self.header()? {
+            (marker @ 0x00..=0x7f, _) | (marker @ 0xcc..=0xcf, _) => {
+                self.unsigned(marker).map(Some)
+            }
+            // Signed integers can hold a non-negative number too.
+            (marker, len) => Ok(self.body(marker, len)?.as_u64()),
+        }
+    }
+
+    /// Reads one value; returns it if it is a UTF-8 string.
+    pub(crate) fn string(&mut self) -> Result<Option<String>, SliceError> {
+        match self.header()? {
+            (0xa0..=0xbf, len) | (0xd9..=0xdb, len) => {
+                Ok(std::str::from_utf8(self.take(len)?).ok().map(String::from))
+            }
+            (marker, len) => self.body(marker, len).map(|_| None),
+        }
+    }
+
+    /// Reads one value; returns its items if it is an array.
+    pub(crate) fn array(&mut self) -> Result<Option<Vec<Value>>, SliceError> {
+        match self.header()? {
+            (0x90..=0x9f, len) | (0xdc, len) | (0xdd, len) => self.items(len).map(Some),
+            (marker, len) => self.body(marker, len).map(|_| None),
+        }
+    }
+
+    /// The rest of the value whose header, `marker` and `len`, was just read.
+    fn body(&mut self, marker: u8, len: usize) -> Result<Value, SliceError> {
         Ok(match marker {
-            0x00..=0x7f => Value::from(marker),
-            0xe0..=0xff => Value::from(marker as i8),
-            0x80..=0x8f => self.map(usize::from(marker & 0x0f))?,
-            0x90..=0x9f => self.array(usize::from(marker & 0x0f))?,
-            0xa0..=0xbf => self.string(usize::from(marker & 0x1f))?,
+            0x00..=0x7f | 0xcc..=0xcf => Value::from(self.unsigned(marker)?),
+            0xd0..=0xd3 | 0xe0..=0xff => Value::from(self.signed(marker)?),
+            0x80..=0x8f | 0xde | 0xdf => Value::Map(self.entries(len)?),
+            0x90..=0x9f | 0xdc | 0xdd => Value::Array(self.items(len)?),
+            0xa0..=0xbf | 0xd9..=0xdb => self.string_value(len)?,
             0xc0 => Value::Nil,
             0xc2 => Value::Boolean(false),
             0xc3 => Value::Boolean(true),
-            0xc4 => Value::Binary(self.sized_bytes(1)?.to_vec()),
-            0xc5 => Value::Binary(self.sized_bytes(2)?.to_vec()),
-            0xc6 => Value::Binary(self.sized_bytes(4)?.to_vec()),
-            0xc7 => self.ext(1)?,
-            0xc8 => self.ext(2)?,
-            0xc9 => self.ext(4)?,
-            0xca => Value::F32(f32::from_bits(self.uint(4)? as u32)),
-            0xcb => Value::F64(f64::from_bits(self.uint(8)?)),
-            0xcc => Value::from(self.uint(1)?),
-            0xcd => Value::from(self.uint(2)?),
-            0xce => Value::from(self.uint(4)?),
-            0xcf => Value::from(self.uint(8)?),
-            0xd0 => Value::from(self.uint(1)? as u8 as i8),
-            0xd1 => Value::from(self.uint(2)? as u16 as i16),
-            0xd2 => Value::from(self.uint(4)? as u32 as i32),
-            0xd3 => Value::from(self.uint(8)? as i64),
-            0xd4 => self.fixext(1)?,
-            0xd5 => self.fixext(2)?,
-            0xd6 => self.fixext(4)?,
-            0xd7 => self.fixext(8)?,
-            0xd8 => self.fixext(16)?,
-            0xd9 => {
-                let len = self.uint(1)? as usize;
-                self.string(len)?
-            }
-            0xda => {
-                let len = self.uint(2)? as usize;
-                self.string(len)?
-            }
-            0xdb => {
-                let len = self.uint(4)? as usize;
-                self.string(len)?
-            }
-            0xdc => {
-                let len = self.uint(2)? as usize;
-                self.array(len)?
-            }
-            0xdd => {
-                let len = self.uint(4)? as usize;
-                self.array(len)?
-            }
-            0xde => {
-                let len = self.uint(2)? as usize;
-                self.map(len)?
-            }
-            0xdf => {
-                let len = self.uint(4)? as usize;
-                self.map(len)?
-            }
-            // 0xc1 is reserved; the scanner refuses it before we get here.
-            _ => {
-                return Err(DecodeError::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("byte {:#04x} cannot start a MessagePack value", marker),
-                )))
-            }
+            0xc4..=0xc6 => Value::Binary(self.take(len)?.to_vec()),
+            0xc7..=0xc9 => self.ext(len)?,
+            0xca => Value::F32(f32::from_be_bytes(self.fixed()?)),
+            0xcb => Value::F64(f64::from_be_bytes(self.fixed()?)),
+            // fixext 1, 2, 4, 8, 16.
+            0xd4 => self.ext(1)?,
+            0xd5 => self.ext(2)?,
+            0xd6 => self.ext(4)?,
+            0xd7 => self.ext(8)?,
+            0xd8 => self.ext(16)?,
+            // 0xc1: `header` refused it.
+            _ => return Err(SliceError::Incomplete),
         })
     }
+    // ANCHOR_END: value
 
-    fn array(&mut self, len: usize) -> Result<Value, DecodeError> {
-        // Each item takes at least one byte: the capacity is bounded by what we hold.
-        let mut items = Vec::with_capacity(len.min(self.rest.len()));
+    // ANCHOR: header
+    /// Reads a marker and the length field that follows it, if any, and counts the value.
+    ///
+    /// Returns the marker and the length the header declares (bytes of a string, binary
+    /// or ext; items of an array; entries of a map), 0 for the other values. The checks
+    /// come in the scanner's order: the reserved marker first, then, once the header is
+    /// whole, the number of values.
+    #[inline(always)]
+    fn header(&mut self) -> Result<(u8, usize), SliceError> {
+        let marker = self.byte()?;
+        let len = match marker {
+            // fixmap and fixarray.
+            0x80..=0x9f => usize::from(marker & 0x0f),
+            0xa0..=0xbf => usize::from(marker & 0x1f),
+            0xc4 | 0xc7 | 0xd9 => usize::from(u8::from_be_bytes(self.fixed()?)),
+            0xc5 | 0xc8 | 0xda | 0xdc | 0xde => usize::from(u16::from_be_bytes(self.fixed()?)),
+            // A 32-bit length fits a usize on every platform Rust's std supports.
+            0xc6 | 0xc9 | 0xdb | 0xdd | 0xdf => u32::from_be_bytes(self.fixed()?) as usize,
+            0xc1 => {
+                return Err(SliceError::Corrupt(CodecError::NotMessagePack {
+                    byte: marker,
+                    // The marker was just read.
+                    offset: self.consumed() - 1,
+                }));
+            }
+            _ => 0,
+        };
+        self.values = self.values.saturating_add(1);
+        if self.values > self.limits.max_values {
+            return Err(too_many_values(&self.limits));
+        }
+        Ok((marker, len))
+    }
+    // ANCHOR_END: header
+
+    // ANCHOR: open
+    /// Checks a container of `children` values before reading them, like the scanner:
+    /// all of them must be in the slice (each takes at least a byte), within the number
+    /// of values, and one level deeper must stay within the depth limit.
+    fn open(&mut self, children: usize) -> Result<(), SliceError> {
+        if children > self.rest.len() {
+            return Err(SliceError::Incomplete);
+        }
+        if children > self.limits.max_values {
+            return Err(too_many_values(&self.limits));
+        }
+        if self.depth >= self.limits.max_depth {
+            return Err(SliceError::Corrupt(CodecError::TooDeep {
+                limit: self.limits.max_depth,
+            }));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+    // ANCHOR_END: open
+
+    /// The `len` items of an array.
+    fn items(&mut self, len: usize) -> Result<Vec<Value>, SliceError> {
+        self.open(len)?;
+        // `open` made sure `len` is at most the bytes left: the capacity is bounded.
+        let mut items = Vec::with_capacity(len);
         for _ in 0..len {
             items.push(self.value()?);
         }
-        Ok(Value::Array(items))
+        self.depth -= 1;
+        Ok(items)
     }
 
-    fn map(&mut self, len: usize) -> Result<Value, DecodeError> {
-        let mut entries = Vec::with_capacity(len.min(self.rest.len() / 2));
+    /// The `len` entries of a map.
+    fn entries(&mut self, len: usize) -> Result<Vec<(Value, Value)>, SliceError> {
+        // A key and a value per entry; `len` is at most 2^32 - 1, so this cannot overflow.
+        self.open(len.saturating_mul(2))?;
+        let mut entries = Vec::with_capacity(len);
         for _ in 0..len {
             let key = self.value()?;
             entries.push((key, self.value()?));
         }
-        Ok(Value::Map(entries))
+        self.depth -= 1;
+        Ok(entries)
+    }
+
+    /// The unsigned integer that `marker` starts: a positive fixint, or uint 8 to 64.
+    #[inline]
+    fn unsigned(&mut self, marker: u8) -> Result<u64, SliceError> {
+        Ok(match marker {
+            0xcc => u64::from(u8::from_be_bytes(self.fixed()?)),
+            0xcd => u64::from(u16::from_be_bytes(self.fixed()?)),
+            0xce => u64::from(u32::from_be_bytes(self.fixed()?)),
+            0xcf => u64::from_be_bytes(self.fixed()?),
+            _ => u64::from(marker),
+        })
+    }
+
+    /// The signed integer that `marker` starts: a negative fixint, or int 8 to 64.
+    #[inline]
+    fn signed(&mut self, marker: u8) -> Result<i64, SliceError> {
+        Ok(match marker {
+            0xd0 => i64::from(i8::from_be_bytes(self.fixed()?)),
+            0xd1 => i64::from(i16::from_be_bytes(self.fixed()?)),
+            0xd2 => i64::from(i32::from_be_bytes(self.fixed()?)),
+            0xd3 => i64::from_be_bytes(self.fixed()?),
+            _ => i64::from(marker as i8),
+        })
     }
 
     /// A string of `len` bytes.
-    fn string(&mut self, len: usize) -> Result<Value, DecodeError> {
+    fn string_value(&mut self, len: usize) -> Result<Value, SliceError> {
         let bytes = self.take(len)?;
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(Value::from(text)),
             // rmpv keeps invalid UTF-8 as a string that remembers its bytes; only rmpv
             // can build one, so hand it this one value (rare: peers send UTF-8).
             Err(_) => {
-                let mut encoded = Vec::with_capacity(len + 5);
-                write_str(&mut encoded, bytes).map_err(DecodeError::Io)?;
-                Ok(rmpv::decode::read_value(&mut &encoded[..])?)
+                let corrupt = |err| SliceError::Corrupt(CodecError::Io(err));
+                let mut encoded = Vec::with_capacity(len.saturating_add(5));
+                write_str(&mut encoded, bytes).map_err(corrupt)?;
+                rmpv::decode::read_value(&mut &encoded[..]).map_err(|err| match err {
+                    rmpv::decode::Error::InvalidMarkerRead(err)
+                    | rmpv::decode::Error::InvalidDataRead(err) => corrupt(err),
+                })
             }
         }
     }
 
-    /// An ext with a `width`-byte length field: the length, the type, the data.
-    fn ext(&mut self, width: usize) -> Result<Value, DecodeError> {
-        let len = self.uint(width)? as usize;
-        self.fixext(len)
+    /// An ext of `len` bytes of data: its type byte, then the data.
+    fn ext(&mut self, len: usize) -> Result<Value, SliceError> {
+        let [ty] = self.fixed()?;
+        Ok(Value::Ext(ty as i8, self.take(len)?.to_vec()))
     }
 
-    /// The type byte and `len` bytes of data.
-    fn fixext(&mut self, len: usize) -> Result<Value, DecodeError> {
-        let ty = self.byte()? as i8;
-        Ok(Value::Ext(ty, self.take(len)?.to_vec()))
+    /// The next `N` bytes, as an array (for `from_be_bytes`).
+    #[inline]
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], SliceError> {
+        <[u8; N]>::try_from(self.take(N)?).map_err(|_| SliceError::Incomplete)
     }
 
-    /// A `width`-byte big-endian length, then that many bytes.
-    fn sized_bytes(&mut self, width: usize) -> Result<&'a [u8], DecodeError> {
-        let len = self.uint(width)? as usize;
-        self.take(len)
+    #[inline]
+    fn byte(&mut self) -> Result<u8, SliceError> {
+        let [byte] = self.fixed()?;
+        Ok(byte)
     }
 
-    /// A big-endian unsigned integer of `width` bytes (at most 8).
-    fn uint(&mut self, width: usize) -> Result<u64, DecodeError> {
-        Ok(self
-            .take(width)?
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    fn byte(&mut self) -> Result<u8, DecodeError> {
-        self.take(1)?.first().copied().ok_or_else(truncated)
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SliceError> {
         if self.rest.len() < n {
-            return Err(truncated());
+            return Err(SliceError::Incomplete);
         }
         let (taken, rest) = self.rest.split_at(n);
         self.rest = rest;
@@ -194,9 +309,8 @@ impl<'a> SliceReader<'a> {
     }
 }
 
-fn truncated() -> DecodeError {
-    DecodeError::Io(io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "the value ends before its last byte",
-    ))
+fn too_many_values(limits: &Limits) -> SliceError {
+    SliceError::Corrupt(CodecError::TooManyValues {
+        limit: limits.max_values,
+    })
 }

@@ -2,8 +2,11 @@
 //! values and hostile input are handled, and property tests over arbitrary bytes and
 //! arbitrary messages.
 //!
-//! The scanner (`src/scan.rs`) is private; it is tested here through the codec: every
-//! prefix, every split point, byte-at-a-time delivery and the limits exercise it.
+//! The scanner (`src/scan.rs`) and the one-pass decoder (`src/slice.rs`) are private;
+//! they are tested here through the codec: every prefix, every split point,
+//! byte-at-a-time delivery and the limits exercise them. A message that is whole in the
+//! buffer takes the one-pass decoder; one that arrives a byte at a time takes the
+//! scanner, so comparing the two deliveries checks that both give the same answer.
 
 use std::io;
 
@@ -1256,6 +1259,122 @@ fn too_large_message_names_the_limit_and_the_size() {
 }
 
 // ---------------------------------------------------------------------------------------
+// The one-pass decoder and the scanner agree
+// ---------------------------------------------------------------------------------------
+
+/// Decodes `bytes` whole (the one-pass decoder) and one byte at a time (the scanner),
+/// checks that both come to the same, and returns it.
+fn same_whole_and_byte_by_byte(limits: Limits, bytes: &[u8]) -> (Vec<Incoming>, End) {
+    let whole = outcome(limits, bytes, &[]);
+    assert_eq!(outcome(limits, bytes, &[1]), whole, "bytes {:02x?}", bytes);
+    whole
+}
+
+#[test]
+fn a_message_complete_but_for_its_last_byte_waits_with_the_buffer_untouched() {
+    for msg in sample_stream() {
+        let bytes = encode(&msg);
+        let (all_but_last, _) = bytes.split_at(bytes.len() - 1);
+        let mut codec = Codec::default();
+        let mut buf = BytesMut::from(all_but_last);
+        assert_eq!(codec.decode(&mut buf).expect("decode"), None, "{:?}", msg);
+        assert_eq!(&buf[..], all_but_last);
+        assert_eq!(codec.bytes_wanted(&buf), 1);
+        buf.extend_from_slice(&bytes[bytes.len() - 1..]);
+        assert_eq!(
+            codec.decode(&mut buf).expect("decode"),
+            Some(Incoming::Message(msg))
+        );
+        assert!(buf.is_empty());
+    }
+}
+
+#[test]
+fn a_reserved_byte_in_a_whole_message_is_reported_as_the_scanner_reports_it() {
+    // [0, 1, "m", [1, 0xc1]], whole.
+    let bytes = [0x94, 0x00, 0x01, 0xa1, b'm', 0x92, 0x01, 0xc1];
+    let (items, end) = same_whole_and_byte_by_byte(Limits::default(), &bytes);
+    assert!(items.is_empty());
+    assert_eq!(
+        end,
+        End::Failed(Failure::NotMessagePack {
+            byte: 0xc1,
+            offset: 7
+        })
+    );
+}
+
+#[test]
+fn a_reserved_byte_inside_an_array_longer_than_the_buffer_is_still_reported() {
+    // [0, 1, "m", [0xc1, ...14 more]]: the array cannot be whole, the bad byte is there.
+    let bytes = [0x94, 0x00, 0x01, 0xa1, b'm', 0x9f, 0xc1];
+    let (_, end) = same_whole_and_byte_by_byte(Limits::default(), &bytes);
+    assert_eq!(
+        end,
+        End::Failed(Failure::NotMessagePack {
+            byte: 0xc1,
+            offset: 6
+        })
+    );
+}
+
+#[test]
+fn a_limit_broken_in_the_middle_of_a_whole_message_is_reported_as_the_scanner_reports_it() {
+    let msg = request(1, "m", vec![int(1), Value::Map(vec![(s("k"), nested(3))])]);
+    let bytes = encode(&msg);
+    let too_deep = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
+    let (_, end) = same_whole_and_byte_by_byte(too_deep, &bytes);
+    assert_eq!(end, End::Failed(Failure::TooDeep { limit: 3 }));
+    let too_many = Limits {
+        max_values: 8,
+        ..Limits::default()
+    };
+    let (_, end) = same_whole_and_byte_by_byte(too_many, &bytes);
+    assert_eq!(end, End::Failed(Failure::TooManyValues { limit: 8 }));
+}
+
+#[test]
+fn a_whole_message_over_the_size_limit_is_refused_with_the_size_its_header_declares() {
+    // The whole message is in the buffer, and more than the limit: the answer is the
+    // one its header gets when it arrives alone.
+    let msg = request(1, "blob", vec![Value::Binary(vec![7; 100])]);
+    let bytes = encode(&msg);
+    let limits = Limits {
+        max_message_size: 50,
+        ..Limits::default()
+    };
+    let (_, end) = same_whole_and_byte_by_byte(limits, &bytes);
+    assert_eq!(
+        end,
+        End::Failed(Failure::TooLarge {
+            limit: 50,
+            size: bytes.len() as u64
+        })
+    );
+}
+
+#[test]
+fn a_skipped_value_then_a_message_decode_the_same_whole_and_byte_by_byte() {
+    let mut bytes = value_bytes(&Value::Map(vec![(s("not"), s("a message"))]));
+    bytes.extend(encode(&request(3, "add", vec![int(1), int(2)])));
+    bytes.extend(value_bytes(&Value::Array(vec![
+        int(0),
+        s("bad msgid"),
+        s("m"),
+        Value::Array(vec![]),
+    ])));
+    let (items, end) = same_whole_and_byte_by_byte(Limits::default(), &bytes);
+    assert_eq!(
+        items,
+        vec![Incoming::Message(request(3, "add", vec![int(1), int(2)]))]
+    );
+    assert_eq!(end, End::NeedMore(vec![]));
+}
+
+// ---------------------------------------------------------------------------------------
 // Property tests
 // ---------------------------------------------------------------------------------------
 
@@ -1363,6 +1482,18 @@ proptest! {
         let whole = outcome(limits, &bytes, &[]);
         let chunked = outcome(limits, &bytes, &sizes);
         prop_assert_eq!(chunked, whole);
+    }
+
+    #[test]
+    fn arbitrary_bytes_decode_the_same_one_byte_at_a_time_as_whole(
+        bytes in hostile_bytes(),
+        limits in limits(),
+    ) {
+        // Whole: the one-pass decoder answers, unless a value is cut short. One byte at
+        // a time: the scanner finds the end of every value before it is decoded.
+        let whole = outcome(limits, &bytes, &[]);
+        let byte_by_byte = outcome(limits, &bytes, &[1]);
+        prop_assert_eq!(byte_by_byte, whole);
     }
 
     #[test]
