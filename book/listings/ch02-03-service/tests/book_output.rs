@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -88,12 +88,7 @@ fn the_server_and_the_client_print_what_the_book_shows() {
 
 #[test]
 fn the_client_without_a_server_prints_what_the_book_shows() {
-    // A port that was free a moment ago: nothing listens there now.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let (addr, _held, _accepted) = address_nobody_listens_on();
     let mut client = Command::new(env!("CARGO_BIN_EXE_client"));
     client.arg(&addr);
     let output = run_bounded(client);
@@ -108,4 +103,14 @@ fn the_client_without_a_server_prints_what_the_book_shows() {
         stderr.replace(&addr, BOOK_ADDR),
         expected("client-no-server.txt")
     );
+}
+
+/// An address nothing listens on, and nothing can start listening on while the two
+/// returned sockets live: the local port of a connected socket. (A port that was merely
+/// free a moment ago can be handed to the server another test starts meanwhile.)
+fn address_nobody_listens_on() -> (String, TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    (held.local_addr().unwrap().to_string(), held, accepted)
 }
