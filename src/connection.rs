@@ -591,7 +591,9 @@ where
     fn flush(&mut self) -> Result<bool, ClosedReason> {
         let mut progress = false;
         while !self.write_buf.is_empty() {
-            match poll_io(io::Write::write(&mut self.io, self.write_buf.unsent())) {
+            // Up to four pieces in one call: header, moved payload, what follows.
+            let written = self.io.write_buf(&mut self.write_buf.unsent_parts());
+            match written {
                 Ok(Async::Ready(0)) => {
                     let err =
                         io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes");

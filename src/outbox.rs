@@ -11,10 +11,15 @@
 //! large calls slow.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io::{self, Cursor, Write};
+
+use bytes::Buf;
 
 use crate::encode::PayloadSink;
 use crate::message::Message;
+
+/// How many pieces one write may gather (see [`Outbox::unsent_parts`]).
+const PARTS: usize = 4;
 
 /// An empty outbox with more capacity than this is freed, so that a burst of messages
 /// does not pin its memory for the rest of the connection.
@@ -57,14 +62,24 @@ impl Outbox {
         result
     }
 
-    /// The next bytes to write: up to the next moved payload, or that payload.
-    pub(crate) fn unsent(&self) -> &[u8] {
-        match self.moved.front() {
-            Some(next) if next.at <= self.written => next.bytes.get(next.written..),
-            Some(next) => self.bytes.get(self.written..next.at),
-            None => self.bytes.get(self.written..),
+    /// The first `PARTS` pieces of what waits, in order, as one `Buf`: a transport that
+    /// writes vectors (a `TcpStream` does) sends a message's header, its moved payload
+    /// and what follows in one system call. Any other takes the first piece.
+    pub(crate) fn unsent_parts(&self) -> impl Buf + '_ {
+        let mut parts = Parts::default();
+        let mut from = self.written;
+        for moved in self.moved.iter().take(PARTS) {
+            parts.add(self.bytes.get(from..moved.at).unwrap_or(&[]));
+            parts.add(moved.bytes.get(moved.written..).unwrap_or(&[]));
+            from = from.max(moved.at);
         }
-        .unwrap_or(&[])
+        parts.add(self.bytes.get(from..).unwrap_or(&[]));
+        let [a, b, c, d] = parts.slices;
+        // Empty pieces cost nothing: a `Cursor` with nothing left adds no vector.
+        Cursor::new(a)
+            .chain(Cursor::new(b))
+            .chain(Cursor::new(c))
+            .chain(Cursor::new(d))
     }
 
     /// How many bytes wait to be written.
@@ -76,21 +91,31 @@ impl Outbox {
         self.len() == 0
     }
 
-    /// The transport took `n` more bytes, the first `n` of [`unsent`](Outbox::unsent).
-    pub(crate) fn consumed(&mut self, n: usize) {
-        match self.moved.front_mut() {
-            Some(next) if next.at <= self.written => {
-                let n = n.min(next.bytes.len() - next.written);
-                next.written += n;
-                self.moved_len -= n;
-                if next.written == next.bytes.len() {
-                    self.moved.pop_front();
+    /// The transport took the first `n` bytes of what waits.
+    pub(crate) fn consumed(&mut self, mut n: usize) {
+        while n > 0 {
+            let taken = match self.moved.front_mut() {
+                Some(next) if next.at <= self.written => {
+                    let taken = n.min(next.bytes.len() - next.written);
+                    next.written += taken;
+                    self.moved_len -= taken;
+                    if next.written == next.bytes.len() {
+                        self.moved.pop_front();
+                    }
+                    taken
                 }
+                next => {
+                    let end = next.map_or(self.bytes.len(), |next| next.at);
+                    let taken = n.min(end - self.written);
+                    self.written += taken;
+                    taken
+                }
+            };
+            if taken == 0 {
+                // More than was waiting: nothing left to take.
+                break;
             }
-            next => {
-                let end = next.map_or(self.bytes.len(), |next| next.at);
-                self.written = (self.written + n).min(end);
-            }
+            n -= taken;
         }
         if self.written == self.bytes.len() && self.moved.is_empty() {
             self.written = 0;
@@ -106,6 +131,25 @@ impl Outbox {
                 moved.at = moved.at.saturating_sub(self.written);
             }
             self.written = 0;
+        }
+    }
+}
+
+/// The first `PARTS` non-empty pieces of an outbox, in order.
+#[derive(Default)]
+struct Parts<'a> {
+    slices: [&'a [u8]; PARTS],
+    found: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn add(&mut self, part: &'a [u8]) {
+        if part.is_empty() {
+            return;
+        }
+        if let Some(slot) = self.slices.get_mut(self.found) {
+            *slot = part;
+            self.found += 1;
         }
     }
 }
@@ -196,10 +240,19 @@ mod tests {
             let mut sent = Vec::new();
             let mut takes = takes.iter().cycle();
             while !outbox.is_empty() {
-                let unsent = outbox.unsent();
-                prop_assert!(!unsent.is_empty());
-                let n = unsent.len().min(*takes.next().unwrap());
-                sent.extend_from_slice(&unsent[..n]);
+                // A transport that takes up to `take` bytes, across the pieces.
+                let take = *takes.next().unwrap();
+                let mut parts = outbox.unsent_parts();
+                prop_assert!(parts.has_remaining());
+                let mut n = 0;
+                while n < take && parts.has_remaining() {
+                    let piece = parts.bytes();
+                    let k = piece.len().min(take - n);
+                    sent.extend_from_slice(&piece[..k]);
+                    parts.advance(k);
+                    n += k;
+                }
+                drop(parts);
                 outbox.consumed(n);
                 prop_assert_eq!(outbox.len(), expected.len() - sent.len());
             }
@@ -217,11 +270,17 @@ mod tests {
             result: Ok(Value::Binary(payload)),
         });
         outbox.push(msg).unwrap();
-        // The array, type, id, nil and bin headers: 1 + 1 + 1 + 1 + 5 bytes.
-        assert_eq!(outbox.unsent().len(), 9);
+        // The array, type, id, nil and bin headers: 1 + 1 + 1 + 1 + 5 bytes, then
+        // the payload itself, where the caller put it.
+        let mut parts = outbox.unsent_parts();
+        assert_eq!(parts.bytes().len(), 9);
+        parts.advance(9);
+        assert_eq!(parts.bytes().as_ptr(), address);
+        assert_eq!(parts.remaining(), 100_000);
+        drop(parts);
         outbox.consumed(9);
-        assert_eq!(outbox.unsent().as_ptr(), address);
         assert_eq!(outbox.len(), 100_000);
+        assert_eq!(outbox.unsent_parts().bytes().as_ptr(), address);
     }
 
     #[test]
