@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use tokio_io::codec::{Decoder, Encoder};
 
 use crate::errors::{CodecError, InvalidMessage};
-use crate::message::{Decoded, Invalid, Message};
+use crate::message::{Decoded, Frame, Invalid, Message};
 use crate::scan::Scanner;
 use crate::slice::SliceError;
 
@@ -81,6 +81,34 @@ pub enum Incoming {
 }
 // ANCHOR_END: incoming
 
+// ANCHOR: received
+/// What the connection gets from [`Codec::decode_borrowed`]: an [`Incoming`] whose
+/// method name may still point into the read buffer.
+#[derive(Debug)]
+pub(crate) enum Received<'a> {
+    Frame(Frame<'a>),
+    InvalidRequest { id: u32, reason: InvalidMessage },
+}
+// ANCHOR_END: received
+
+impl Received<'_> {
+    /// The public form, owning everything.
+    fn into_incoming(self) -> Incoming {
+        match self {
+            Received::Frame(frame) => Incoming::Message(frame.into_message()),
+            Received::InvalidRequest { id, reason } => Incoming::InvalidRequest { id, reason },
+        }
+    }
+
+    /// The same, no longer borrowing: for a message that must wait.
+    pub(crate) fn into_owned(self) -> Received<'static> {
+        match self {
+            Received::Frame(frame) => Received::Frame(frame.into_owned()),
+            Received::InvalidRequest { id, reason } => Received::InvalidRequest { id, reason },
+        }
+    }
+}
+
 /// The MessagePack-RPC codec: frames messages on a byte stream.
 ///
 /// It keeps the progress of the message being received between calls, so feed it the
@@ -114,7 +142,7 @@ impl Codec {
     // ANCHOR: decode_front
     /// Decodes the value at the front of `buf` within the limits, or returns `None` while
     /// it is incomplete.
-    fn decode_front(&mut self, buf: &[u8]) -> Result<Option<Decoded>, CodecError> {
+    fn decode_front<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Decoded<'b>>, CodecError> {
         // Fast path: nothing of this value has been seen before, so it has most likely
         // arrived whole. One pass checks the limits and builds the values.
         if self.scanner.is_idle() {
@@ -166,18 +194,37 @@ impl Decoder for Codec {
     type Error = CodecError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, CodecError> {
+        let (received, len) = self.decode_borrowed(buf)?;
+        // Own the message before its bytes go.
+        let incoming = received.map(Received::into_incoming);
+        buf.advance(len);
+        Ok(incoming)
+    }
+}
+
+impl Codec {
+    /// What `decode` does, without consuming anything: returns the message at the front
+    /// of `buf`, if one is whole, with the number of bytes to consume (the message's
+    /// and those of the invalid values skipped before it, which may be some even when
+    /// there is no message yet). The caller must consume them before the next call.
+    pub(crate) fn decode_borrowed<'b>(
+        &mut self,
+        buf: &'b [u8],
+    ) -> Result<(Option<Received<'b>>, usize), CodecError> {
+        let mut start = 0;
         loop {
-            let Decoded { message, len } = match self.decode_front(buf)? {
+            let rest = buf.get(start..).unwrap_or(&[]);
+            let Decoded { message, len } = match self.decode_front(rest)? {
                 Some(decoded) => decoded,
-                None => return Ok(None),
+                None => return Ok((None, start)),
             };
-            buf.advance(len);
+            start += len;
             match message {
-                Ok(msg) => return Ok(Some(Incoming::Message(msg))),
+                Ok(frame) => return Ok((Some(Received::Frame(frame)), start)),
                 Err(Invalid {
                     request_id: Some(id),
                     reason,
-                }) => return Ok(Some(Incoming::InvalidRequest { id, reason })),
+                }) => return Ok((Some(Received::InvalidRequest { id, reason }), start)),
                 Err(Invalid {
                     request_id: None,
                     reason,

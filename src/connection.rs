@@ -21,6 +21,7 @@ use std::cmp;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io;
+use std::mem;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,12 +31,11 @@ use futures::sync::{mpsc, oneshot};
 use futures::{task, Async, Future, Poll, Stream};
 use rmpv::Value;
 use tokio_core::reactor::{Handle, Timeout};
-use tokio_io::codec::Decoder;
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::codec::{Codec, Incoming, Limits};
+use crate::codec::{Codec, Limits, Received};
 use crate::errors::{CallError, ClosedReason};
-use crate::message::{Message, Notification, Request, Response};
+use crate::message::{Frame, Message, Response};
 use crate::outbox::Outbox;
 use crate::pending::Pending;
 use crate::service::Service;
@@ -190,7 +190,7 @@ pub(crate) struct Connection<T, S: Service> {
     peer_closed: bool,
     /// A request or notification read while we could take on no more work; it is
     /// dispatched, and reading resumes, once a handler finishes or the peer reads.
-    parked: Option<Incoming>,
+    parked: Option<Received<'static>>,
     /// Server connections: fires with the deadline of the grace period when the
     /// server shuts down.
     shutdown: Option<oneshot::Receiver<Instant>>,
@@ -327,27 +327,43 @@ where
         for _ in 0..STEP_BUDGET {
             if self.parked.is_some() {
                 if self.can_start_work() {
-                    if let Some(incoming) = self.parked.take() {
-                        self.dispatch(incoming);
+                    if let Some(received) = self.parked.take() {
+                        self.dispatch(received);
                     }
                     progress = true;
                     continue;
                 }
                 // A handler finishing, or the transport taking our bytes, lets it go.
             } else if !self.peer_closed && !self.draining {
-                match self.codec.decode(&mut self.read_buf) {
-                    Ok(Some(incoming)) => {
-                        if creates_work(&incoming) && !self.can_start_work() {
+                // The message borrows its method name from the read buffer while it is
+                // handled: take the buffer out of `self` meanwhile, so that handling can
+                // have `&mut self`, and consume the bytes once the message is gone.
+                let mut buf = mem::take(&mut self.read_buf);
+                let decoded = match self.codec.decode_borrowed(&buf) {
+                    Ok((Some(received), len)) => {
+                        if creates_work(&received) && !self.can_start_work() {
                             // Hold it, and soon read nothing more: the peer's bytes wait
                             // in the kernel, and TCP flow control slows the peer down.
-                            self.parked = Some(incoming);
+                            self.parked = Some(received.into_owned());
                         } else {
-                            self.dispatch(incoming);
+                            self.dispatch(received);
                         }
+                        Ok((true, len))
+                    }
+                    Ok((None, len)) => Ok((false, len)),
+                    Err(err) => Err(err),
+                };
+                let result = decoded.map(|(found, len)| {
+                    buf.advance(len);
+                    found
+                });
+                self.read_buf = buf;
+                match result {
+                    Ok(true) => {
                         progress = true;
                         continue;
                     }
-                    Ok(None) => {}
+                    Ok(false) => {}
                     Err(err) => return Err(ClosedReason::Protocol(Arc::new(err))),
                 }
             }
@@ -391,12 +407,16 @@ where
 
     // ANCHOR: dispatch
     /// Sends one decoded message where it belongs.
-    fn dispatch(&mut self, incoming: Incoming) {
-        match incoming {
-            Incoming::Message(Message::Request(req)) => self.start_request(req),
-            Incoming::Message(Message::Notification(note)) => self.start_notification(note),
-            Incoming::Message(Message::Response(resp)) => self.route_response(resp),
-            Incoming::InvalidRequest { id, reason } => {
+    fn dispatch(&mut self, received: Received<'_>) {
+        match received {
+            Received::Frame(Frame::Request { id, method, params }) => {
+                self.start_request(id, &method, params)
+            }
+            Received::Frame(Frame::Notification { method, params }) => {
+                self.start_notification(&method, params)
+            }
+            Received::Frame(Frame::Response(resp)) => self.route_response(resp),
+            Received::InvalidRequest { id, reason } => {
                 log::warn!("answering invalid request {} with an error: {}", id, reason);
                 let error = Value::from(format!("invalid request: {}", reason));
                 self.queue_response(Response {
@@ -411,9 +431,9 @@ where
     // ANCHOR: start_request
     /// Calls the handler of a request. Most handlers answer at once: try that before
     /// paying for a place among the running handlers.
-    fn start_request(&mut self, req: Request) {
-        let future = self.service.handle_request(&req.method, req.params);
-        let mut task = RequestTask { id: req.id, future };
+    fn start_request(&mut self, id: u32, method: &str, params: Vec<Value>) {
+        let future = self.service.handle_request(method, params);
+        let mut task = RequestTask { id, future };
         match task.poll() {
             Ok(Async::Ready(response)) => self.queue_response(response),
             // The set polls a newly pushed future on its next poll, which registers it.
@@ -425,8 +445,8 @@ where
 
     // ANCHOR: start_notification
     /// Calls the handler of a notification.
-    fn start_notification(&mut self, note: Notification) {
-        let mut future = self.service.handle_notification(&note.method, note.params);
+    fn start_notification(&mut self, method: &str, params: Vec<Value>) {
+        let mut future = self.service.handle_notification(method, params);
         if self.config.ordered_notifications {
             self.queued_notifications.push_back(future);
         } else if let Ok(Async::NotReady) = future.poll() {
@@ -701,8 +721,8 @@ pub(crate) fn depth(value: &Value) -> usize {
 
 /// Does handling this message start a handler or owe the peer an answer? (A response
 /// only completes a call of ours.)
-fn creates_work(incoming: &Incoming) -> bool {
-    !matches!(incoming, Incoming::Message(Message::Response(_)))
+fn creates_work(received: &Received<'_>) -> bool {
+    !matches!(received, Received::Frame(Frame::Response(_)))
 }
 
 // ANCHOR: future

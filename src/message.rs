@@ -10,6 +10,7 @@
 //! its response; `method` is a UTF-8 string; `params` is an array. A response carries
 //! either an error (and a nil result) or a result (and a nil error).
 
+use std::borrow::Cow;
 use std::convert::TryFrom;
 use std::io::{self, Read, Write};
 
@@ -89,15 +90,19 @@ impl Message {
     /// calling it; use the codec for bytes that come from a peer.
     pub fn decode<R: Read>(rd: &mut R) -> Result<Message, DecodeError> {
         match decode_from(&mut ReadSource(rd))? {
-            Ok(msg) => Ok(msg),
+            Ok(frame) => Ok(frame.into_message()),
             Err(Invalid { request_id, reason }) => Err(DecodeError::Invalid { request_id, reason }),
         }
     }
 
     /// The same as [`decode`](Message::decode), for the value at the start of `bytes`,
     /// checking `limits` while it builds values: one pass both checks and decodes. It
-    /// indexes the slice instead of going through `Read`, which is several times faster.
-    pub(crate) fn decode_slice(bytes: &[u8], limits: &Limits) -> Result<Decoded, SliceError> {
+    /// indexes the slice instead of going through `Read`, which is several times faster,
+    /// and the method name of what it decodes still points into `bytes`.
+    pub(crate) fn decode_slice<'a>(
+        bytes: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Decoded<'a>, SliceError> {
         let mut reader = SliceReader::new(bytes, limits);
         let message = decode_from(&mut reader)?;
         Ok(Decoded {
@@ -202,19 +207,74 @@ pub(crate) struct Invalid {
 
 /// One value decoded from a slice.
 #[derive(Debug)]
-pub(crate) struct Decoded {
+pub(crate) struct Decoded<'a> {
     /// The message, or why the value is not one.
-    pub(crate) message: Result<Message, Invalid>,
+    pub(crate) message: Result<Frame<'a>, Invalid>,
     /// How many bytes the value took.
     pub(crate) len: usize,
 }
 
+// ANCHOR: frame
+/// A decoded message whose method name may still point into the bytes it came from.
+/// The connection hands a request's method to the handler as a `&str` and drops the
+/// frame before it lets go of the read buffer: no `String` per call. A [`Message`] is
+/// made of it only where one is asked for.
+#[derive(Debug)]
+pub(crate) enum Frame<'a> {
+    Request {
+        id: u32,
+        method: Cow<'a, str>,
+        params: Vec<Value>,
+    },
+    Response(Response),
+    Notification {
+        method: Cow<'a, str>,
+        params: Vec<Value>,
+    },
+}
+// ANCHOR_END: frame
+
+impl Frame<'_> {
+    /// The same message, owning its method name.
+    pub(crate) fn into_message(self) -> Message {
+        match self {
+            Frame::Request { id, method, params } => Message::Request(Request {
+                id,
+                method: method.into_owned(),
+                params,
+            }),
+            Frame::Response(resp) => Message::Response(resp),
+            Frame::Notification { method, params } => Message::Notification(Notification {
+                method: method.into_owned(),
+                params,
+            }),
+        }
+    }
+
+    /// The same frame, no longer borrowing: for a message that must wait.
+    pub(crate) fn into_owned(self) -> Frame<'static> {
+        match self {
+            Frame::Request { id, method, params } => Frame::Request {
+                id,
+                method: Cow::Owned(method.into_owned()),
+                params,
+            },
+            Frame::Response(resp) => Frame::Response(resp),
+            Frame::Notification { method, params } => Frame::Notification {
+                method: Cow::Owned(method.into_owned()),
+                params,
+            },
+        }
+    }
+}
+
 /// What reading one value as a message gives. The outer `Result` says whether a whole
 /// value could be read from the source; the inner one, whether that value is a message.
-type Outcome<E> = Result<Result<Message, Invalid>, E>;
+type Outcome<'a, E> = Result<Result<Frame<'a>, Invalid>, E>;
 
-/// Where the message decoder takes its values from: a `Read`, or a slice.
-trait Source {
+/// Where the message decoder takes its values from: a `Read`, or a slice. `'a` is how
+/// long the strings it returns may borrow from it.
+trait Source<'a> {
     /// Why a whole value could not be read.
     type Error;
     /// If the next value is an array, reads its header and returns its length;
@@ -230,9 +290,9 @@ trait Source {
         Ok(self.value()?.as_u64())
     }
     /// Reads one value; returns it if it is a UTF-8 string.
-    fn string(&mut self) -> Result<Option<String>, Self::Error> {
+    fn string(&mut self) -> Result<Option<Cow<'a, str>>, Self::Error> {
         Ok(match self.value()? {
-            Value::String(s) => s.into_str(),
+            Value::String(s) => s.into_str().map(Cow::Owned),
             _ => None,
         })
     }
@@ -248,7 +308,7 @@ trait Source {
 /// Values through `std::io::Read`, decoded by rmpv.
 struct ReadSource<'r, R>(&'r mut R);
 
-impl<R: Read> Source for ReadSource<'_, R> {
+impl<R: Read> Source<'static> for ReadSource<'_, R> {
     type Error = DecodeError;
 
     fn array_len(&mut self) -> Result<Option<u32>, DecodeError> {
@@ -271,7 +331,7 @@ impl<R: Read> Source for ReadSource<'_, R> {
 }
 
 /// Values built from a slice, checking the limits as it goes.
-impl Source for SliceReader<'_> {
+impl<'a> Source<'a> for SliceReader<'a> {
     type Error = SliceError;
 
     #[inline]
@@ -290,8 +350,8 @@ impl Source for SliceReader<'_> {
     }
 
     #[inline]
-    fn string(&mut self) -> Result<Option<String>, SliceError> {
-        SliceReader::string(self)
+    fn string(&mut self) -> Result<Option<Cow<'a, str>>, SliceError> {
+        Ok(SliceReader::string(self)?.map(Cow::Borrowed))
     }
 
     #[inline]
@@ -301,7 +361,7 @@ impl Source for SliceReader<'_> {
 }
 
 /// Reads one whole value from `src` and checks that it is a valid message.
-fn decode_from<S: Source>(src: &mut S) -> Outcome<S::Error> {
+fn decode_from<'a, S: Source<'a>>(src: &mut S) -> Outcome<'a, S::Error> {
     let len = match src.array_len()? {
         Some(len) => len,
         None => return invalid(None, InvalidMessage::NotAnArray),
@@ -321,24 +381,24 @@ fn decode_from<S: Source>(src: &mut S) -> Outcome<S::Error> {
 }
 
 /// A whole value that is not a message.
-fn invalid<E>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<E> {
+fn invalid<'a, E>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<'a, E> {
     Ok(Err(Invalid { request_id, reason }))
 }
 
 /// Reads and drops `count` values, so that an invalid array is consumed whole.
-fn skip<S: Source>(src: &mut S, count: u32) -> Result<(), S::Error> {
+fn skip<'a, S: Source<'a>>(src: &mut S, count: u32) -> Result<(), S::Error> {
     for _ in 0..count {
         src.value()?;
     }
     Ok(())
 }
 
-fn read_msgid<S: Source>(src: &mut S) -> Result<Option<u32>, S::Error> {
+fn read_msgid<'a, S: Source<'a>>(src: &mut S) -> Result<Option<u32>, S::Error> {
     Ok(src.uint()?.and_then(|id| u32::try_from(id).ok()))
 }
 
 /// `[0, msgid, method, params]`, the type already read.
-fn decode_request<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
+fn decode_request<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
     if len < 2 {
         return invalid(None, wrong_length("request", 4, len));
     }
@@ -356,14 +416,14 @@ fn decode_request<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
     let method = src.string()?;
     let params = src.array()?;
     match (method, params) {
-        (Some(method), Some(params)) => Ok(Ok(Message::Request(Request { id, method, params }))),
+        (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
         (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
         (_, None) => invalid(Some(id), InvalidMessage::ParamsNotAnArray),
     }
 }
 
 /// `[1, msgid, error, result]`, the type already read.
-fn decode_response<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
+fn decode_response<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
     if len != 4 {
         skip(src, len - 1)?;
         return invalid(None, wrong_length("response", 4, len));
@@ -379,11 +439,11 @@ fn decode_response<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
         Value::Nil => Ok(result),
         error => Err(error),
     };
-    Ok(Ok(Message::Response(Response { id, result })))
+    Ok(Ok(Frame::Response(Response { id, result })))
 }
 
 /// `[2, method, params]`, the type already read.
-fn decode_notification<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
+fn decode_notification<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
     if len != 3 {
         skip(src, len - 1)?;
         return invalid(None, wrong_length("notification", 3, len));
@@ -391,9 +451,7 @@ fn decode_notification<S: Source>(src: &mut S, len: u32) -> Outcome<S::Error> {
     let method = src.string()?;
     let params = src.array()?;
     match (method, params) {
-        (Some(method), Some(params)) => {
-            Ok(Ok(Message::Notification(Notification { method, params })))
-        }
+        (Some(method), Some(params)) => Ok(Ok(Frame::Notification { method, params })),
         (None, _) => invalid(None, InvalidMessage::InvalidMethod),
         (_, None) => invalid(None, InvalidMessage::ParamsNotAnArray),
     }

@@ -111,11 +111,11 @@ impl<'a> SliceReader<'a> {
         }
     }
 
-    /// Reads one value; returns it if it is a UTF-8 string.
-    pub(crate) fn string(&mut self) -> Result<Option<String>, SliceError> {
+    /// Reads one value; returns it if it is a UTF-8 string, borrowed from the slice.
+    pub(crate) fn string(&mut self) -> Result<Option<&'a str>, SliceError> {
         match self.header()? {
             (0xa0..=0xbf, len) | (0xd9..=0xdb, len) => {
-                Ok(std::str::from_utf8(self.take(len)?).ok().map(String::from))
+                Ok(std::str::from_utf8(self.take(len)?).ok())
             }
             (marker, len) => self.body(marker, len).map(|_| None),
         }
