@@ -82,6 +82,11 @@ impl Outbox {
             .chain(Cursor::new(d))
     }
 
+    /// Whether what waits is one piece of memory: no payload was moved in.
+    pub(crate) fn is_contiguous(&self) -> bool {
+        self.moved.is_empty()
+    }
+
     /// How many bytes wait to be written.
     pub(crate) fn len(&self) -> usize {
         self.bytes.len() - self.written + self.moved_len
