@@ -214,6 +214,11 @@ impl Codec {
         let mut start = 0;
         loop {
             let rest = buf.get(start..).unwrap_or(&[]);
+            if rest.is_empty() {
+                // The common end of a read: nothing to decode. (A message in progress
+                // always has bytes here: they are consumed only once it is whole.)
+                return Ok((None, start));
+            }
             let Decoded { message, len } = match self.decode_front(rest)? {
                 Some(decoded) => decoded,
                 None => return Ok((None, start)),

@@ -170,6 +170,9 @@ pub(crate) struct Connection<T, S: Service> {
     write_buf: Outbox,
     /// The transport took bytes since its last flush.
     needs_flush: bool,
+    /// The transport answered `NotReady` to a read in this call of `drive`: it will wake
+    /// us when bytes arrive, and asking again before would only register us again.
+    read_blocked: bool,
     /// Answers the peer's requests and notifications.
     service: S,
     /// Handlers of the peer's requests still running; only woken ones are polled.
@@ -233,6 +236,7 @@ where
             read_buf: BytesMut::new(),
             write_buf: Outbox::default(),
             needs_flush: false,
+            read_blocked: false,
             service,
             requests: FuturesUnordered::new(),
             notifications: FuturesUnordered::new(),
@@ -264,6 +268,8 @@ where
         // Once the channels of our handles are found empty, this task is registered with
         // them and a later message wakes us: no need to poll them again in this call.
         let mut outgoing_drained = false;
+        // A wake-up may mean new bytes: read again.
+        self.read_blocked = false;
         for _ in 0..MAX_ROUNDS {
             let mut progress = match self.read_incoming() {
                 Ok(progress) => progress,
@@ -367,7 +373,7 @@ where
                     Err(err) => return Err(ClosedReason::Protocol(Arc::new(err))),
                 }
             }
-            if !self.can_read() {
+            if !self.can_read() || self.read_blocked {
                 break;
             }
             self.make_read_room();
@@ -384,7 +390,10 @@ where
                 }
                 Ok(Async::Ready(_)) => progress = true,
                 // The transport will wake us when there is more to read.
-                Ok(Async::NotReady) => break,
+                Ok(Async::NotReady) => {
+                    self.read_blocked = true;
+                    break;
+                }
                 Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
             }
         }
@@ -505,6 +514,9 @@ where
         for _ in 0..STEP_BUDGET {
             let done = if let Some(front) = self.queued_notifications.front_mut() {
                 !matches!(front.poll(), Ok(Async::NotReady))
+            } else if self.notifications.is_empty() {
+                // As for requests: polling the empty set would only re-register us.
+                break;
             } else {
                 matches!(
                     self.notifications.poll(),
