@@ -25,7 +25,7 @@ use std::mem;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use futures::stream::FuturesUnordered;
 use futures::sync::{mpsc, oneshot};
 use futures::{task, Async, Future, Poll, Stream};
@@ -625,13 +625,9 @@ where
         while !self.write_buf.is_empty() {
             // One piece, the usual case: a plain write. Around a moved payload, up to
             // four pieces (header, payload, what follows) in one vectored write.
-            let written = if self.write_buf.is_contiguous() {
-                poll_io(io::Write::write(
-                    &mut self.io,
-                    self.write_buf.unsent_parts().bytes(),
-                ))
-            } else {
-                self.io.write_buf(&mut self.write_buf.unsent_parts())
+            let written = match self.write_buf.contiguous() {
+                Some(bytes) => poll_io(io::Write::write(&mut self.io, bytes)),
+                None => self.io.write_buf(&mut self.write_buf.unsent_parts()),
             };
             match written {
                 Ok(Async::Ready(0)) => {

@@ -118,35 +118,20 @@ impl Message {
     /// Fails only when `wr` fails, or when a string, binary, array, map or ext, at any
     /// depth, is longer than MessagePack can describe (2^32 - 1 items or bytes).
     pub fn encode<W: Write>(&self, wr: &mut W) -> io::Result<()> {
+        self.write_head(wr)?;
         match *self {
-            Message::Request(ref req) => {
-                write_array_len(wr, 4)?;
-                write_uint(wr, REQUEST)?;
-                write_uint(wr, u64::from(req.id))?;
-                write_str(wr, req.method.as_bytes())?;
-                write_params(wr, &req.params)
-            }
-            Message::Response(ref resp) => {
-                write_array_len(wr, 4)?;
-                write_uint(wr, RESPONSE)?;
-                write_uint(wr, u64::from(resp.id))?;
-                match resp.result {
-                    Ok(ref result) => {
-                        write_value(wr, &Value::Nil)?;
-                        write_value(wr, result)
-                    }
-                    Err(ref error) => {
-                        write_value(wr, error)?;
-                        write_value(wr, &Value::Nil)
-                    }
+            Message::Request(ref req) => write_params(wr, &req.params),
+            Message::Response(ref resp) => match resp.result {
+                Ok(ref result) => {
+                    write_value(wr, &Value::Nil)?;
+                    write_value(wr, result)
                 }
-            }
-            Message::Notification(ref note) => {
-                write_array_len(wr, 3)?;
-                write_uint(wr, NOTIFICATION)?;
-                write_str(wr, note.method.as_bytes())?;
-                write_params(wr, &note.params)
-            }
+                Err(ref error) => {
+                    write_value(wr, error)?;
+                    write_value(wr, &Value::Nil)
+                }
+            },
+            Message::Notification(ref note) => write_params(wr, &note.params),
         }
     }
     // ANCHOR_END: encode
@@ -155,34 +140,42 @@ impl Message {
     /// it by value: large strings, binaries and exts go to `out` in their own buffers
     /// instead of being copied (the connection's outbox sends them from there).
     pub(crate) fn encode_moving<S: PayloadSink>(self, out: &mut S) -> io::Result<()> {
+        self.write_head(out)?;
         match self {
-            Message::Request(req) => {
-                write_array_len(out, 4)?;
-                write_uint(out, REQUEST)?;
-                write_uint(out, u64::from(req.id))?;
-                write_str(out, req.method.as_bytes())?;
-                write_value_moving(out, Value::Array(req.params))
-            }
-            Message::Response(resp) => {
-                write_array_len(out, 4)?;
-                write_uint(out, RESPONSE)?;
-                write_uint(out, u64::from(resp.id))?;
-                match resp.result {
-                    Ok(result) => {
-                        write_value(out, &Value::Nil)?;
-                        write_value_moving(out, result)
-                    }
-                    Err(error) => {
-                        write_value_moving(out, error)?;
-                        write_value(out, &Value::Nil)
-                    }
+            Message::Request(req) => write_value_moving(out, Value::Array(req.params)),
+            Message::Response(resp) => match resp.result {
+                Ok(result) => {
+                    write_value(out, &Value::Nil)?;
+                    write_value_moving(out, result)
                 }
+                Err(error) => {
+                    write_value_moving(out, error)?;
+                    write_value(out, &Value::Nil)
+                }
+            },
+            Message::Notification(note) => write_value_moving(out, Value::Array(note.params)),
+        }
+    }
+
+    /// Everything before the message's values, the same for both encoders: the array
+    /// header, the type, and the msgid and method where the kind has them.
+    fn write_head<W: Write>(&self, wr: &mut W) -> io::Result<()> {
+        match *self {
+            Message::Request(ref req) => {
+                write_array_len(wr, 4)?;
+                write_uint(wr, REQUEST)?;
+                write_uint(wr, u64::from(req.id))?;
+                write_str(wr, req.method.as_bytes())
             }
-            Message::Notification(note) => {
-                write_array_len(out, 3)?;
-                write_uint(out, NOTIFICATION)?;
-                write_str(out, note.method.as_bytes())?;
-                write_value_moving(out, Value::Array(note.params))
+            Message::Response(ref resp) => {
+                write_array_len(wr, 4)?;
+                write_uint(wr, RESPONSE)?;
+                write_uint(wr, u64::from(resp.id))
+            }
+            Message::Notification(ref note) => {
+                write_array_len(wr, 3)?;
+                write_uint(wr, NOTIFICATION)?;
+                write_str(wr, note.method.as_bytes())
             }
         }
     }

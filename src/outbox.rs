@@ -82,9 +82,14 @@ impl Outbox {
             .chain(Cursor::new(d))
     }
 
-    /// Whether what waits is one piece of memory: no payload was moved in.
-    pub(crate) fn is_contiguous(&self) -> bool {
-        self.moved.is_empty()
+    /// What waits, when it is one piece of memory (no payload was moved in): the usual
+    /// case, written with a plain `write`.
+    pub(crate) fn contiguous(&self) -> Option<&[u8]> {
+        if self.moved.is_empty() {
+            self.bytes.get(self.written..)
+        } else {
+            None
+        }
     }
 
     /// How many bytes wait to be written.
