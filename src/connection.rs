@@ -34,7 +34,7 @@ use tokio_core::reactor::{Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use crate::codec::{Codec, Limits, Received};
-use crate::errors::{CallError, ClosedReason};
+use crate::errors::{CallError, ClosedReason, CodecError};
 use crate::message::{Frame, Message, Response};
 use crate::outbox::Outbox;
 use crate::pending::Pending;
@@ -341,30 +341,7 @@ where
                 }
                 // A handler finishing, or the transport taking our bytes, lets it go.
             } else if !self.peer_closed && !self.draining {
-                // The message borrows its method name from the read buffer while it is
-                // handled: take the buffer out of `self` meanwhile, so that handling can
-                // have `&mut self`, and consume the bytes once the message is gone.
-                let mut buf = mem::take(&mut self.read_buf);
-                let decoded = match self.codec.decode_borrowed(&buf) {
-                    Ok((Some(received), len)) => {
-                        if creates_work(&received) && !self.can_start_work() {
-                            // Hold it, and soon read nothing more: the peer's bytes wait
-                            // in the kernel, and TCP flow control slows the peer down.
-                            self.parked = Some(received.into_owned());
-                        } else {
-                            self.dispatch(received);
-                        }
-                        Ok((true, len))
-                    }
-                    Ok((None, len)) => Ok((false, len)),
-                    Err(err) => Err(err),
-                };
-                let result = decoded.map(|(found, len)| {
-                    buf.advance(len);
-                    found
-                });
-                self.read_buf = buf;
-                match result {
+                match self.decode_next() {
                     Ok(true) => {
                         progress = true;
                         continue;
@@ -403,6 +380,37 @@ where
         Ok(progress)
     }
     // ANCHOR_END: read_incoming
+
+    // ANCHOR: decode_next
+    /// Decodes the message at the front of the read buffer, if one is whole, and
+    /// dispatches it, or parks it when we can take on no more work. Returns whether
+    /// there was one.
+    fn decode_next(&mut self) -> Result<bool, CodecError> {
+        // The message borrows its method name from the read buffer while it is handled:
+        // take the buffer out of `self` meanwhile, so that handling can have `&mut self`,
+        // and consume the bytes once the message is gone.
+        let mut buf = mem::take(&mut self.read_buf);
+        let result = match self.codec.decode_borrowed(&buf) {
+            Ok((received, len)) => {
+                let found = received.is_some();
+                if let Some(received) = received {
+                    if creates_work(&received) && !self.can_start_work() {
+                        // Hold it, and soon read nothing more: the peer's bytes wait
+                        // in the kernel, and TCP flow control slows the peer down.
+                        self.parked = Some(received.into_owned());
+                    } else {
+                        self.dispatch(received);
+                    }
+                }
+                buf.advance(len);
+                Ok(found)
+            }
+            Err(err) => Err(err),
+        };
+        self.read_buf = buf;
+        result
+    }
+    // ANCHOR_END: decode_next
 
     /// Makes sure the read buffer has room for a useful read: at least `READ_CHUNK`,
     /// or what the message being received still needs (it was checked against the size
