@@ -24,45 +24,7 @@ use crate::message::{Decoded, Frame, Invalid, Message};
 use crate::scan::Scanner;
 use crate::slice::SliceError;
 
-// ANCHOR: limits
-/// How much a single message may ask of us. Each limit is checked before the value that
-/// would break it is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// How deeply arrays and maps may nest; the message array itself is level 1 and its
-    /// params array level 2. `rmpv` decodes recursively, so this bounds the stack it uses.
-    /// Default: 64, which decodes in a debug build on a thread with a 2 MiB stack (tested).
-    pub max_depth: usize,
-    /// The largest encoded message, in bytes. A message that declares a larger size is
-    /// refused as soon as its header arrives, so we never buffer past this.
-    /// Default: 16 MiB.
-    pub max_message_size: usize,
-    /// The most values (of any kind, nested ones included) in one message. A decoded
-    /// value takes 32 to 48 bytes of memory even when it took 1 byte on the wire, so this
-    /// bounds the memory a message can make us allocate. Default: 1 Mi (1,048,576).
-    pub max_values: usize,
-}
-// ANCHOR_END: limits
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_depth: DEFAULT_MAX_DEPTH,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            max_values: DEFAULT_MAX_VALUES,
-        }
-    }
-}
-
-/// Deep enough for any sensible API, shallow enough that decoding fits in a 2 MiB thread
-/// stack even without optimisations. (Neovim 0.7 sends values of any depth, but aborts
-/// when it receives one nested deeper than 32 levels: see `Config::max_outgoing_depth`.)
-const DEFAULT_MAX_DEPTH: usize = 64;
-/// Large enough for a whole source file or a screenful of terminal cells, small enough
-/// that a peer cannot make us hold an arbitrary amount of memory per connection.
-const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
-/// About 48 MiB of decoded values at worst.
-const DEFAULT_MAX_VALUES: usize = 1024 * 1024;
+pub use crate::config::Limits;
 
 // ANCHOR: incoming
 /// What the decoder hands to the connection.

@@ -33,60 +33,13 @@ use rmpv::Value;
 use tokio_core::reactor::{Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::codec::{Codec, Limits, Received};
+use crate::codec::{Codec, Received};
+use crate::config::{Config, MAX_IDLE_BUFFER};
 use crate::errors::{CallError, ClosedReason, CodecError};
-use crate::message::{Frame, Message, Response};
+use crate::message::{depth, Frame, Message, Response};
 use crate::outbox::Outbox;
 use crate::pending::Pending;
 use crate::service::Service;
-
-// ANCHOR: config
-/// How a connection behaves; the same settings serve clients and servers.
-///
-/// # Memory
-///
-/// Measured on the example server (book chapter 4.5; RSS of the process, 10,000
-/// connections): an idle connection that has never received anything costs under
-/// 8 KiB; one that has served requests keeps a 16 KiB read buffer and costs under
-/// 32 KiB (so 10,000 used idle connections stay under 320 MiB); a request in flight adds
-/// about 1 KiB plus its handler's own state. On top of that, a busy connection holds at
-/// most `max_write_buffer` bytes of answers plus one message, and one message of up to
-/// `limits.max_message_size` bytes (decoded values at most `limits.max_values` of them)
-/// being received. Buffers above 64 KiB are freed as soon as they are empty.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// What one incoming message may ask of us (depth, size, number of values).
-    pub limits: Limits,
-    /// The most requests from the peer whose handlers may run at once. When reached,
-    /// the connection stops reading until one completes. Default: 1024.
-    pub max_in_flight: usize,
-    /// How many encoded bytes may wait for the peer to read them before the connection
-    /// stops reading new requests and stops running handlers. A single larger message is
-    /// still sent whole. Default: 256 KiB.
-    pub max_write_buffer: usize,
-    /// Run notification handlers one after the other, in arrival order, instead of
-    /// concurrently. Default: false.
-    pub ordered_notifications: bool,
-    /// Refuse to send a message nested deeper than this (counted like
-    /// [`Limits::max_depth`]: the message array is level 1): a call fails with
-    /// [`CallError::Unsendable`], a handler's answer is replaced by an error response.
-    /// Set it to 32 when the peer is Neovim 0.7, which aborts on deeper input.
-    /// Default: `None`, no check.
-    pub max_outgoing_depth: Option<usize>,
-}
-// ANCHOR_END: config
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            limits: Limits::default(),
-            max_in_flight: 1024,
-            max_write_buffer: 256 * 1024,
-            ordered_notifications: false,
-            max_outgoing_depth: None,
-        }
-    }
-}
 
 // ANCHOR: budgets
 /// How many messages, handler completions or outgoing messages one step handles
@@ -100,9 +53,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// How many undecoded bytes we read while a message is parked: enough to see the end of
 /// the stream of a peer that has gone, too little to matter for memory.
 const PARKED_READ_LIMIT: usize = 64 * 1024;
-/// An empty buffer larger than this is freed, so that one large message does not pin
-/// its memory for the rest of the connection.
-const MAX_IDLE_BUFFER: usize = 64 * 1024;
 // ANCHOR_END: budgets
 
 // ANCHOR: request_task
@@ -728,18 +678,6 @@ fn poll_io<T>(result: io::Result<T>) -> Poll<T, io::Error> {
         Ok(value) => Ok(Async::Ready(value)),
         Err(ref err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Async::NotReady),
         Err(err) => Err(err),
-    }
-}
-
-/// How many levels of arrays and maps `value` nests (0 for a scalar).
-pub(crate) fn depth(value: &Value) -> usize {
-    match *value {
-        Value::Array(ref items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Map(ref entries) => {
-            let deepest = entries.iter().map(|(k, v)| depth(k).max(depth(v))).max();
-            1 + deepest.unwrap_or(0)
-        }
-        _ => 0,
     }
 }
 

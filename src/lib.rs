@@ -12,14 +12,20 @@
 //! Either side of a connection may send any of the three: the "server" is just the side
 //! that accepted the connection.
 //!
-//! The modules follow the data, one layer each:
+//! The modules follow the data, one layer each, bottom to top (no module imports one
+//! above it; `tests/module_layers.rs` checks it):
 //!
+//! - [`Config`] and [`Limits`](codec::Limits): the settings, below everything that reads
+//!   them;
 //! - [`message`]: the three messages, decoded strictly and encoded;
 //! - [`codec`]: frames messages on a byte stream, refusing hostile input;
-//! - `connection`: one future per connection that reads, dispatches, writes (private);
+//! - [`Client`]: the handle to a connection's peer, to send it requests and
+//!   notifications; both sides have one;
 //! - [`service`]: what you implement to handle incoming requests and notifications;
-//! - [`server`]: accepts connections and runs a service on each;
-//! - [`client`]: connects, sends requests and notifications, receives answers;
+//! - `connection`: one future per connection that reads, dispatches, writes (private);
+//! - [`server`] and [`client`]: start connections (through one private `spawn` module),
+//!   the server for each socket it accepts, the client for the one it connects;
+//! - [`neovim`]: helpers for the most common peer;
 //! - [`errors`]: every error, by domain.
 //!
 //! A server answers with a [`Service`], one per connection:
@@ -74,17 +80,20 @@
 
 pub mod client;
 pub mod codec;
+mod config;
 mod connection;
 mod encode;
 pub mod errors;
 pub mod message;
 pub mod neovim;
 mod outbox;
+mod peer;
 mod pending;
 mod scan;
 pub mod server;
 pub mod service;
 mod slice;
+mod spawn;
 
 pub use crate::client::{Client, ClientBuilder, Config, Response};
 pub use crate::errors::{CallError, ClosedReason};

@@ -18,7 +18,7 @@ use rmp::decode::ValueReadError;
 use rmpv::decode::read_value;
 use rmpv::Value;
 
-use crate::codec::Limits;
+use crate::config::Limits;
 use crate::encode::{
     write_array_len, write_str, write_uint, write_value, write_value_moving, PayloadSink,
 };
@@ -186,6 +186,19 @@ impl Message {
         let mut buf = Vec::new();
         self.encode(&mut buf)?;
         Ok(buf)
+    }
+}
+
+/// How many levels of arrays and maps `value` nests (0 for a scalar): what
+/// [`Limits::max_depth`] and `Config::max_outgoing_depth` count.
+pub(crate) fn depth(value: &Value) -> usize {
+    match *value {
+        Value::Array(ref items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Map(ref entries) => {
+            let deepest = entries.iter().map(|(k, v)| depth(k).max(depth(v))).max();
+            1 + deepest.unwrap_or(0)
+        }
+        _ => 0,
     }
 }
 

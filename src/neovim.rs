@@ -18,7 +18,7 @@ use futures::task::{self, Task};
 use futures::{Async, Future, Poll};
 use rmpv::Value;
 
-use crate::client::Client;
+use crate::peer::{Client, Response};
 
 /// The deepest message Neovim 0.7 accepts: deeper ones make it abort.
 pub const MAX_DEPTH: usize = 32;
@@ -137,7 +137,7 @@ pub struct InReverseOrder<F: Future> {
     /// Neovim has returned from every answer released before this count.
     synced: u64,
     /// The round trip in flight, and the release count it will vouch for.
-    round_trip: Option<(u64, crate::Response)>,
+    round_trip: Option<(u64, Response)>,
 }
 
 impl<F: Future> Future for InReverseOrder<F> {

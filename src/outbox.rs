@@ -15,15 +15,12 @@ use std::io::{self, Cursor, Write};
 
 use bytes::Buf;
 
+use crate::config::MAX_IDLE_BUFFER;
 use crate::encode::PayloadSink;
 use crate::message::Message;
 
 /// How many pieces one write may gather (see [`Outbox::unsent_parts`]).
 const PARTS: usize = 4;
-
-/// An empty outbox with more capacity than this is freed, so that a burst of messages
-/// does not pin its memory for the rest of the connection.
-const MAX_IDLE_CAPACITY: usize = 64 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
@@ -130,7 +127,7 @@ impl Outbox {
         if self.written == self.bytes.len() && self.moved.is_empty() {
             self.written = 0;
             self.bytes.clear();
-            if self.bytes.capacity() > MAX_IDLE_CAPACITY {
+            if self.bytes.capacity() > MAX_IDLE_BUFFER {
                 self.bytes = Vec::new();
             }
         } else if self.written > self.bytes.len() / 2 {

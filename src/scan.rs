@@ -7,7 +7,7 @@
 //! its place between calls, so a message that arrives in many small reads is examined
 //! once in total, not once per read.
 
-use crate::codec::Limits;
+use crate::config::Limits;
 use crate::errors::CodecError;
 
 // ANCHOR: scanner

@@ -16,9 +16,12 @@ use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::client::{spawn_connection, Client};
-use crate::connection::{Config, ShutdownSignal};
+use crate::connection::ShutdownSignal;
+use crate::peer::Client;
 use crate::service::{Service, ServiceBuilder};
+use crate::spawn::spawn_connection;
+
+pub use crate::config::Config;
 
 /// After a failed `accept` (typically: out of file descriptors), wait this long before
 /// trying again, instead of spinning on the same error.

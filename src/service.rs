@@ -10,7 +10,7 @@ use futures::future::{self, FutureResult};
 use futures::Future;
 use rmpv::Value;
 
-use crate::client::Client;
+use crate::peer::Client;
 
 /// A boxed future, for services whose handlers return different future types.
 pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
@@ -23,7 +23,7 @@ pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
 /// sent as soon as its future completes, so responses can leave in a different order
 /// than their requests came (the msgid pairs them up). Notification futures also run
 /// concurrently and may complete in any order, unless
-/// [`Config::ordered_notifications`](crate::client::Config::ordered_notifications) is set:
+/// [`Config::ordered_notifications`](crate::config::Config::ordered_notifications) is set:
 /// then each one starts only once the previous one has completed.
 pub trait Service {
     /// The result of a successful request, sent to the peer as the response's result.

@@ -16,7 +16,7 @@ use std::convert::TryFrom;
 
 use rmpv::Value;
 
-use crate::codec::Limits;
+use crate::config::Limits;
 use crate::encode::write_str;
 use crate::errors::CodecError;
 

@@ -1,0 +1,296 @@
+//! The handle to a connection's peer: [`Client`], and the future of each call.
+//!
+//! A [`Client`] is a sender into the connection's queue of outgoing messages plus the
+//! connection's map of requests in flight. [`Client::request`] registers the request
+//! (which picks its msgid), queues it and returns a [`Response`] future that resolves
+//! when the connection routes the answer back. Both sides hold one: the user of a client
+//! connection, and the service of every connection (to call its peer back). This module
+//! sits below [`service`](crate::service), which hands it to services, and below
+//! everything that starts a connection.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::sync::{mpsc, oneshot};
+use futures::{Async, Future, Poll};
+use rmpv::Value;
+use tokio_core::reactor::{Remote, Timeout};
+
+use crate::errors::{CallError, ClosedReason};
+use crate::message::{depth, Message, Notification, Request};
+use crate::pending::{Answer, Pending};
+
+// ANCHOR: client
+/// A handle to a MessagePack-RPC connection, to send requests and notifications.
+///
+/// Clone it freely (clones share the connection) and use it from any task on the
+/// reactor. The connection closes once every handle made by [`Client::connect`] or
+/// [`ClientBuilder`](crate::client::ClientBuilder) is dropped and every request in flight has been answered. The handle
+/// a [`ServiceBuilder`](crate::service::ServiceBuilder) receives does not keep its connection open.
+#[derive(Clone)]
+pub struct Client {
+    /// Queues messages for the connection to write.
+    sender: mpsc::UnboundedSender<Message>,
+    /// The requests in flight on this connection.
+    pending: Arc<Pending>,
+    /// Arms request timers on the reactor.
+    remote: Remote,
+    /// The timeout of each request made through this handle.
+    timeout: Option<Duration>,
+    /// `Config::max_outgoing_depth` of the connection.
+    max_depth: Option<usize>,
+}
+// ANCHOR_END: client
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("pending_requests", &self.pending_requests())
+            .field("closed", &self.closed())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A handle that queues its messages into `sender`, for the connection whose
+    /// requests in flight are `pending`.
+    pub(crate) fn new_handle(
+        sender: mpsc::UnboundedSender<Message>,
+        pending: Arc<Pending>,
+        remote: Remote,
+        max_depth: Option<usize>,
+    ) -> Client {
+        Client {
+            sender,
+            pending,
+            remote,
+            timeout: None,
+            max_depth,
+        }
+    }
+
+    /// A handle to the same connection that queues into `sender` and times its requests
+    /// out after `timeout`.
+    pub(crate) fn with_queue(
+        &self,
+        sender: mpsc::UnboundedSender<Message>,
+        timeout: Option<Duration>,
+    ) -> Client {
+        Client {
+            sender,
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    // ANCHOR: request
+    /// Sends a request; the future resolves to the peer's result, or fails with the
+    /// peer's error value ([`CallError::Remote`]) or with why no answer can come.
+    ///
+    /// The request is queued at once, even if the future is never polled. Dropping the
+    /// future before the answer forgets the request: the answer is ignored when it comes.
+    pub fn request(&self, method: &str, params: Vec<Value>) -> Response {
+        if let Err(err) = self.check_depth(&params) {
+            return Response::failed(err);
+        }
+        let (id, answer) = match self.pending.register() {
+            Ok(registered) => registered,
+            Err(reason) => return Response::failed(CallError::ConnectionClosed(reason)),
+        };
+        let msg = Message::Request(Request {
+            id,
+            method: method.to_owned(),
+            params,
+        });
+        if self.sender.unbounded_send(msg).is_err() {
+            self.pending.cancel(id);
+            return Response::failed(CallError::ConnectionClosed(self.closed_reason()));
+        }
+        let timeout = self.timeout.map(|after| RequestTimer {
+            after,
+            deadline: Instant::now() + after,
+            timer: None,
+            remote: self.remote.clone(),
+        });
+        Response {
+            state: State::Waiting {
+                id,
+                answer,
+                pending: self.pending.clone(),
+                timeout,
+            },
+        }
+    }
+    // ANCHOR_END: request
+
+    // ANCHOR: notify
+    /// Sends a notification. It fails only when the connection is closed.
+    pub fn notify(&self, method: &str, params: Vec<Value>) -> Result<(), CallError> {
+        self.check_depth(&params)?;
+        if let Some(reason) = self.pending.closed() {
+            return Err(CallError::ConnectionClosed(reason));
+        }
+        let msg = Message::Notification(Notification {
+            method: method.to_owned(),
+            params,
+        });
+        self.sender
+            .unbounded_send(msg)
+            .map_err(|_| CallError::ConnectionClosed(self.closed_reason()))
+    }
+    // ANCHOR_END: notify
+
+    /// A handle to the same connection whose requests time out after `timeout`.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
+    }
+
+    /// How many requests on this connection wait for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Why the connection ended, once it has.
+    pub fn closed(&self) -> Option<ClosedReason> {
+        self.pending.closed()
+    }
+
+    /// Refuses params that would nest the message deeper than `Config::max_outgoing_depth`.
+    fn check_depth(&self, params: &[Value]) -> Result<(), CallError> {
+        let max = match self.max_depth {
+            Some(max) => max,
+            None => return Ok(()),
+        };
+        // The message array is level 1, the params array level 2.
+        let depth = 2 + params.iter().map(depth).max().unwrap_or(0);
+        if depth > max {
+            return Err(CallError::Unsendable(format!(
+                "it nests {} levels deep, more than Config::max_outgoing_depth ({})",
+                depth, max
+            )));
+        }
+        Ok(())
+    }
+
+    fn closed_reason(&self) -> ClosedReason {
+        self.pending.closed().unwrap_or(ClosedReason::ShutDown)
+    }
+}
+
+// ANCHOR: response
+/// The answer to a request: see [`Client::request`].
+#[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
+pub struct Response {
+    state: State,
+}
+
+enum State {
+    Waiting {
+        /// Our msgid, to forget it if we give up.
+        id: u32,
+        answer: oneshot::Receiver<Answer>,
+        pending: Arc<Pending>,
+        timeout: Option<RequestTimer>,
+    },
+    /// The request could not be sent.
+    Failed(CallError),
+    Done,
+}
+// ANCHOR_END: response
+
+// ANCHOR: request_timer
+struct RequestTimer {
+    after: Duration,
+    deadline: Instant,
+    /// Armed at the first poll, on the reactor thread.
+    timer: Option<Timeout>,
+    remote: Remote,
+}
+
+impl RequestTimer {
+    /// Has the deadline passed? Arms the timer (which then wakes us) on first use.
+    fn expired(&mut self) -> Result<bool, CallError> {
+        if self.timer.is_none() {
+            let handle = self.remote.handle().ok_or(CallError::NoReactor)?;
+            let timer =
+                Timeout::new_at(self.deadline, &handle).map_err(|_| CallError::NoReactor)?;
+            self.timer = Some(timer);
+        }
+        match self.timer.as_mut().map(Future::poll) {
+            Some(Ok(Async::NotReady)) => Ok(false),
+            _ => Ok(true),
+        }
+    }
+}
+// ANCHOR_END: request_timer
+
+impl Response {
+    fn failed(err: CallError) -> Self {
+        Response {
+            state: State::Failed(err),
+        }
+    }
+}
+
+// ANCHOR: response_poll
+impl Future for Response {
+    type Item = Value;
+    type Error = CallError;
+
+    fn poll(&mut self) -> Poll<Value, CallError> {
+        let outcome = match self.state {
+            State::Waiting {
+                id,
+                ref mut answer,
+                ref pending,
+                ref mut timeout,
+            } => match answer.poll() {
+                Ok(Async::Ready(Ok(value))) => Ok(value),
+                Ok(Async::Ready(Err(err))) => Err(err),
+                Err(oneshot::Canceled) => Err(CallError::ConnectionClosed(
+                    pending.closed().unwrap_or(ClosedReason::ShutDown),
+                )),
+                // The connection will wake us when it routes the answer.
+                Ok(Async::NotReady) => match timeout.as_mut().map(RequestTimer::expired) {
+                    // The timer, if any, will wake us at the deadline.
+                    None | Some(Ok(false)) => return Ok(Async::NotReady),
+                    Some(Ok(true)) => {
+                        pending.cancel(id);
+                        let after = timeout.as_ref().map(|t| t.after).unwrap_or_default();
+                        Err(CallError::Timeout(after))
+                    }
+                    Some(Err(err)) => {
+                        pending.cancel(id);
+                        Err(err)
+                    }
+                },
+            },
+            State::Failed(ref err) => Err(err.clone()),
+            // Polling a completed future breaks the futures 0.1 contract: a bug in the
+            // caller's code, never something a peer can cause (futures' own combinators
+            // panic the same way).
+            State::Done => panic!("Response polled after it completed"),
+        };
+        self.state = State::Done;
+        outcome.map(Async::Ready)
+    }
+}
+// ANCHOR_END: response_poll
+
+// ANCHOR: response_drop
+impl Drop for Response {
+    fn drop(&mut self) {
+        if let State::Waiting {
+            id, ref pending, ..
+        } = self.state
+        {
+            pending.cancel(id);
+        }
+    }
+}
+// ANCHOR_END: response_drop

@@ -1,0 +1,59 @@
+//! What starts a connection, on either side: builds its service, wires it to its
+//! handles, and spawns it on the reactor.
+//!
+//! [`Server`](crate::server::Server), [`serve_connection`](crate::server::serve_connection)
+//! and [`ClientBuilder`](crate::client::ClientBuilder) all start their connections here,
+//! so that the two sides cannot drift apart.
+
+use std::sync::Arc;
+
+use futures::sync::mpsc;
+use tokio_core::reactor::Handle;
+use tokio_io::{AsyncRead, AsyncWrite};
+
+use crate::config::Config;
+use crate::connection::{Connection, ShutdownSignal, Wiring};
+use crate::message::Message;
+use crate::peer::Client;
+use crate::pending::Pending;
+use crate::service::{Service, ServiceBuilder};
+
+// ANCHOR: spawn_connection
+/// Builds the service of a new connection, with a handle to that connection, and spawns
+/// the connection on the reactor. Returns the handle the service received.
+pub(crate) fn spawn_connection<T, B>(
+    transport: T,
+    builder: &B,
+    config: Config,
+    from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+    shutdown: Option<ShutdownSignal>,
+    handle: &Handle,
+) -> Client
+where
+    T: AsyncRead + AsyncWrite + 'static,
+    B: ServiceBuilder,
+    B::Service: 'static,
+    <B::Service as Service>::RequestFuture: 'static,
+    <B::Service as Service>::NotificationFuture: 'static,
+{
+    let pending = Arc::new(Pending::default());
+    let (service_sender, from_service) = mpsc::unbounded();
+    let peer = Client::new_handle(
+        service_sender,
+        pending.clone(),
+        handle.remote().clone(),
+        config.max_outgoing_depth,
+    );
+    let service = builder.build(peer.clone());
+    let wiring = Wiring {
+        pending,
+        from_handles,
+        from_service,
+        shutdown,
+        handle: handle.clone(),
+    };
+    let connection = Connection::new(transport, service, config, wiring);
+    handle.spawn(connection);
+    peer
+}
+// ANCHOR_END: spawn_connection
