@@ -1,7 +1,6 @@
 // ANCHOR: all
 //! Framing: bytes in, messages out, and back.
 
-// ANCHOR: imports
 use std::io;
 
 use bytes::BytesMut;
@@ -9,7 +8,6 @@ use tokio_io::codec::{Decoder, Encoder};
 
 use crate::errors::DecodeError;
 use crate::message::Message;
-// ANCHOR_END: imports
 
 // ANCHOR: codec
 /// Turns a byte stream into [`Message`]s and messages into bytes.
@@ -58,7 +56,6 @@ impl Encoder for Codec {
     }
 }
 // ANCHOR_END: encoder
-// ANCHOR_END: all
 
 #[cfg(test)]
 mod tests {
@@ -128,3 +125,4 @@ mod tests {
         assert_eq!(Codec.decode(&mut buf).unwrap(), Some(big));
     }
 }
+// ANCHOR_END: all

@@ -1,9 +1,7 @@
-//! Chapter 2.1 of the book: the three messages and a first codec.
+//! minirpc: MessagePack-RPC on the tokio 0.1 stack, one step at a time.
 //!
-//! The module tree is the one a reader builds in their own crate at this step.
+//! So far: the three messages, and a codec that cuts a byte stream into them.
 
-// ANCHOR: modules
 pub mod codec;
 pub mod errors;
 pub mod message;
-// ANCHOR_END: modules

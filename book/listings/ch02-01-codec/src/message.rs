@@ -1,7 +1,6 @@
 // ANCHOR: all
 //! The three MessagePack-RPC messages.
 
-// ANCHOR: imports
 use std::convert::TryFrom;
 use std::io::{self, Read, Write};
 
@@ -9,7 +8,6 @@ use rmpv::decode::read_value;
 use rmpv::Value;
 
 use crate::errors::DecodeError;
-// ANCHOR_END: imports
 
 // ANCHOR: types
 /// A MessagePack-RPC message.
@@ -152,7 +150,6 @@ fn msgid(value: &Value) -> Option<u32> {
     value.as_u64().and_then(|id| u32::try_from(id).ok())
 }
 // ANCHOR_END: msgid
-// ANCHOR_END: all
 
 #[cfg(test)]
 mod tests {
@@ -219,3 +216,4 @@ mod tests {
         ));
     }
 }
+// ANCHOR_END: all

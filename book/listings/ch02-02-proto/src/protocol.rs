@@ -1,7 +1,6 @@
 // ANCHOR: all
 //! MessagePack-RPC as a tokio-proto multiplexed protocol.
 
-// ANCHOR: imports
 use std::convert::TryFrom;
 use std::io;
 
@@ -16,7 +15,6 @@ use tokio_proto::multiplex::{ClientProto, RequestId, ServerProto};
 
 use crate::codec::Codec;
 use crate::message::{Message, Request, Response};
-// ANCHOR_END: imports
 
 // ANCHOR: server_codec
 /// The server's side of the wire: requests in, responses out, each with its id.
@@ -134,7 +132,6 @@ impl<T: AsyncRead + AsyncWrite + 'static> ClientProto<T> for Proto {
     }
 }
 // ANCHOR_END: proto
-// ANCHOR_END: all
 
 #[cfg(test)]
 mod tests {
@@ -206,3 +203,4 @@ mod tests {
         assert!(buf.is_empty());
     }
 }
+// ANCHOR_END: all

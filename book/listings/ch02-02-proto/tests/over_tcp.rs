@@ -1,12 +1,13 @@
+// ANCHOR: all
 //! The protocol of chapter 2.2, driven by tokio-proto over a real TCP connection.
 
 use std::io;
 use std::time::Duration;
 
-use ch02_02_proto::message::{Request, Response};
-use ch02_02_proto::protocol::Proto;
 use futures::future::{self, Either, FutureResult};
 use futures::{Future, Stream};
+use minirpc::message::{Request, Response};
+use minirpc::protocol::Proto;
 use rmpv::Value;
 use tokio_core::net::TcpListener;
 use tokio_core::reactor::{Core, Timeout};
@@ -94,3 +95,4 @@ fn requests_sent_at_once_each_get_their_own_answer() {
         ]
     );
 }
+// ANCHOR_END: all

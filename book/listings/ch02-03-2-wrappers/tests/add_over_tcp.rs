@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use ch02_03_service::client::Client;
-use ch02_03_service::server::{serve, Handler, Reply};
 use futures::future::{self, Either};
 use futures::Future;
+use minirpc::client::Client;
+use minirpc::server::{serve, Handler, Reply};
 use rmpv::Value;
 use tokio_core::net::TcpListener;
 use tokio_core::reactor::{Core, Timeout};

@@ -1,8 +1,8 @@
 // ANCHOR: all
-//! The example client of chapter 2.3: calls the example server and prints its answers.
+//! The example client: calls the example server and prints its answers.
 //!
 //! ```text
-//! cargo run -p ch02-03-service --bin client -- [ADDR]
+//! cargo run --bin client -- [ADDR]
 //! ```
 //!
 //! It connects to ADDR (default 127.0.0.1:54321), sends three requests at once, prints
@@ -13,8 +13,8 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::process;
 
-use ch02_03_service::client::Client;
 use futures::future;
+use minirpc::client::Client;
 use rmpv::Value;
 use tokio_core::reactor::Core;
 

@@ -1,8 +1,8 @@
 // ANCHOR: all
-//! The example server of chapter 2.3: `add` and `sub` over MessagePack-RPC.
+//! The example server: `add` and `sub` over MessagePack-RPC.
 //!
 //! ```text
-//! cargo run -p ch02-03-service --bin server -- [ADDR]
+//! cargo run --bin server -- [ADDR]
 //! ```
 //!
 //! It listens on ADDR (default 127.0.0.1:54321), prints `listening on ADDR`, and serves
@@ -13,8 +13,8 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::process;
 
-use ch02_03_service::server::{serve, Handler, Reply};
 use futures::future;
+use minirpc::server::{serve, Handler, Reply};
 use rmpv::Value;
 use tokio_core::net::TcpListener;
 use tokio_core::reactor::Core;
@@ -28,31 +28,30 @@ struct Calculator;
 
 impl Handler for Calculator {
     fn handle_request(&self, method: &str, params: &[Value]) -> Reply {
-        let result = match method {
-            "add" => two_integers(method, params)
-                .and_then(|(a, b)| a.checked_add(b).ok_or_else(|| overflow(method))),
-            "sub" => two_integers(method, params)
-                .and_then(|(a, b)| a.checked_sub(b).ok_or_else(|| overflow(method))),
-            _ => Err(format!("unknown method {:?}", method)),
-        };
+        let result = calculate(method, params);
         Box::new(future::result(result.map(Value::from).map_err(Value::from)))
     }
 }
+// ANCHOR_END: calculator
 
-fn two_integers(method: &str, params: &[Value]) -> Result<(i64, i64), String> {
+// ANCHOR: calculate
+/// `add` or `sub` of two 64-bit signed integers, or why not.
+fn calculate(method: &str, params: &[Value]) -> Result<i64, String> {
+    let operation: fn(i64, i64) -> Option<i64> = match method {
+        "add" => i64::checked_add,
+        "sub" => i64::checked_sub,
+        _ => return Err(format!("unknown method {:?}", method)),
+    };
     match params {
         [a, b] => match (a.as_i64(), b.as_i64()) {
-            (Some(a), Some(b)) => Ok((a, b)),
+            (Some(a), Some(b)) => operation(a, b)
+                .ok_or_else(|| format!("{}: the result does not fit in 64 bits", method)),
             _ => Err(format!("{} takes two integers", method)),
         },
         _ => Err(format!("{} takes 2 params, not {}", method, params.len())),
     }
 }
-
-fn overflow(method: &str) -> String {
-    format!("{}: the result does not fit in 64 bits", method)
-}
-// ANCHOR_END: calculator
+// ANCHOR_END: calculate
 
 // ANCHOR: main
 fn main() {

@@ -1,7 +1,6 @@
 // ANCHOR: all
 //! Serving requests over TCP: tokio-proto runs the connections, we supply a `Service`.
 
-// ANCHOR: imports
 use std::io;
 
 use futures::{Future, Stream};
@@ -13,7 +12,6 @@ use tokio_service::Service;
 
 use crate::message::{Request, Response};
 use crate::protocol::Proto;
-// ANCHOR_END: imports
 
 // ANCHOR: handler
 /// What a server does with a request. Implement it for your type.

@@ -1,7 +1,6 @@
 // ANCHOR: all
 //! Calling a server over TCP: tokio-proto runs the connection, we wrap its `Service`.
 
-// ANCHOR: imports
 use std::io;
 use std::net::SocketAddr;
 
@@ -15,7 +14,6 @@ use tokio_service::Service;
 
 use crate::message::Request;
 use crate::protocol::Proto;
-// ANCHOR_END: imports
 
 // ANCHOR: client
 /// A connection to a MessagePack-RPC server.

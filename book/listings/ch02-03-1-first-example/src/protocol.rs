@@ -1,0 +1,1 @@
+../../ch02-02-proto/src/protocol.rs

@@ -1,0 +1,1 @@
+../../ch02-02-proto/tests/over_tcp.rs
