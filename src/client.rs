@@ -17,6 +17,7 @@ use tokio_core::net::TcpStream;
 use tokio_core::reactor::Handle;
 use tokio_io::{AsyncRead, AsyncWrite};
 
+use crate::connection::Duplex;
 use crate::service::{NoHandler, Service, ServiceBuilder};
 use crate::spawn::spawn_connection;
 
@@ -111,7 +112,7 @@ where
     {
         let (sender, receiver) = mpsc::unbounded();
         let peer = spawn_connection(
-            transport,
+            Duplex(transport),
             &self.handler,
             self.config,
             Some(receiver),

@@ -21,6 +21,17 @@ use crate::errors::{CallError, ClosedReason};
 /// What a caller eventually receives.
 pub(crate) type Answer = Result<Value, CallError>;
 
+/// Whether an answer found its caller.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completed {
+    /// The caller has it.
+    Delivered,
+    /// Nobody waits for that msgid: the caller gave up, or the peer answered an id we
+    /// never used.
+    NobodyWaits,
+}
+
 // ANCHOR: pending
 /// The in-flight map of one connection.
 #[derive(Debug, Default)]
@@ -67,14 +78,13 @@ impl Pending {
     // ANCHOR_END: register
 
     // ANCHOR: complete
-    /// Hands the peer's answer to whoever waits for `id`. Returns false when nobody
-    /// does (the caller gave up, or the peer answered an id we never used).
-    pub(crate) fn complete(&self, id: u32, answer: Answer) -> bool {
+    /// Hands the peer's answer to whoever waits for `id`.
+    pub(crate) fn complete(&self, id: u32, answer: Answer) -> Completed {
         let waiter = self.lock().waiting.remove(&id);
-        match waiter {
+        match waiter.map(|tx| tx.send(answer)) {
+            Some(Ok(())) => Completed::Delivered,
             // The receiver may be gone in between; that is the same as giving up.
-            Some(tx) => tx.send(answer).is_ok(),
-            None => false,
+            Some(Err(_)) | None => Completed::NobodyWaits,
         }
     }
     // ANCHOR_END: complete
@@ -203,7 +213,7 @@ mod tests {
         let pending = Pending::default();
         let (id, _rx) = pending.register().unwrap();
         pending.cancel(id);
-        assert!(!pending.complete(id, Ok(Value::Nil)));
+        assert_eq!(pending.complete(id, Ok(Value::Nil)), Completed::NobodyWaits);
         assert!(pending.is_empty());
     }
 }

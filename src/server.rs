@@ -16,7 +16,7 @@ use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::ShutdownSignal;
+use crate::connection::{Duplex, ShutdownSignal};
 use crate::peer::Client;
 use crate::service::{Service, ServiceBuilder};
 use crate::spawn::spawn_connection;
@@ -62,7 +62,7 @@ where
     <B::Service as Service>::RequestFuture: 'static,
     <B::Service as Service>::NotificationFuture: 'static,
 {
-    spawn_connection(transport, builder, config, None, None, handle)
+    spawn_connection(Duplex(transport), builder, config, None, None, handle)
 }
 // ANCHOR_END: serve_connection
 
@@ -178,9 +178,12 @@ where
         let (signal, deadline) = oneshot::channel();
         self.forget_closed_connections();
         self.connections.push(signal);
-        let shutdown = ShutdownSignal { deadline, alive };
+        let shutdown = ShutdownSignal {
+            deadline,
+            _alive: alive,
+        };
         spawn_connection(
-            stream,
+            Duplex(stream),
             &self.builder,
             self.config.clone(),
             None,

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use futures::sync::mpsc;
 use tokio_core::reactor::Handle;
-use tokio_io::{AsyncRead, AsyncWrite};
 
 use crate::config::Config;
-use crate::connection::{Connection, ShutdownSignal, Wiring};
+use crate::connection::{Connection, Io, ShutdownSignal, Wiring};
 use crate::message::Message;
 use crate::peer::Client;
 use crate::pending::Pending;
@@ -21,8 +20,8 @@ use crate::service::{Service, ServiceBuilder};
 // ANCHOR: spawn_connection
 /// Builds the service of a new connection, with a handle to that connection, and spawns
 /// the connection on the reactor. Returns the handle the service received.
-pub(crate) fn spawn_connection<T, B>(
-    transport: T,
+pub(crate) fn spawn_connection<I, B>(
+    io: I,
     builder: &B,
     config: Config,
     from_handles: Option<mpsc::UnboundedReceiver<Message>>,
@@ -30,7 +29,7 @@ pub(crate) fn spawn_connection<T, B>(
     handle: &Handle,
 ) -> Client
 where
-    T: AsyncRead + AsyncWrite + 'static,
+    I: Io + 'static,
     B: ServiceBuilder,
     B::Service: 'static,
     <B::Service as Service>::RequestFuture: 'static,
@@ -52,7 +51,7 @@ where
         shutdown,
         handle: handle.clone(),
     };
-    let connection = Connection::new(transport, service, config, wiring);
+    let connection = Connection::new(io, service, config, wiring);
     handle.spawn(connection);
     peer
 }

@@ -1,0 +1,373 @@
+//! The connection core: one future per connection, the same on both sides.
+//!
+//! tokio-proto used to own this loop; we write it by hand so that requests *and*
+//! notifications can flow both ways. A [`Connection`] has two halves and a lifecycle:
+//!
+//! - the **transport** ([`transport`]): the byte stream, the codec, the read buffer
+//!   and the write buffer; it reads, decodes, writes and flushes, and says whether there
+//!   is room to write;
+//! - the **dispatch** ([`dispatch`]): the service, the running handlers, the message
+//!   parked while we can take on no more work, our handles' channels and our calls
+//!   waiting for an answer;
+//! - the **lifecycle** ([`Lifecycle`]): open, released by its handles, draining for a
+//!   shutdown, or closed by the peer; it decides whether to read and when to stop.
+//!
+//! Each call to [`Connection::poll`] does, in order:
+//!
+//! 1. **read**: read bytes, decode messages, and dispatch them: a request starts a
+//!    handler, a notification starts a notification handler, a response goes to the
+//!    caller waiting for it;
+//! 2. **drive handlers**: poll the handler futures that were woken, and queue the
+//!    response of each one that completed;
+//! 3. **send outgoing**: move the requests and notifications our handles queued onto
+//!    the write buffer;
+//! 4. **flush**: write the buffer to the transport, once per poll;
+//!
+//! and repeats while one of the steps made progress, up to a budget, then checks whether
+//! the connection is done. Backpressure falls out of the order: when the write buffer is
+//! full or too many handlers run, step 1 stops reading, the peer's messages wait in the
+//! kernel, and TCP flow control slows the peer down.
+
+mod dispatch;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::sync::{mpsc, oneshot};
+use futures::{task, Async, Future, Poll};
+use tokio_core::reactor::{Handle, Timeout};
+
+use self::dispatch::{Dispatch, Outgoing, STEP_BUDGET};
+use self::transport::{Decode, Progress, Read, Transport};
+use crate::config::Config;
+use crate::errors::ClosedReason;
+use crate::message::Message;
+use crate::pending::Pending;
+use crate::service::Service;
+
+pub(crate) use self::transport::{Duplex, Io};
+
+// ANCHOR: budgets
+/// How many times one poll repeats the steps before yielding to other tasks.
+const MAX_ROUNDS: usize = 4;
+/// How many undecoded bytes we read while a message is parked: enough to see the end of
+/// the stream of a peer that has gone, too little to matter for memory.
+const PARKED_READ_LIMIT: usize = 64 * 1024;
+// ANCHOR_END: budgets
+
+/// What a server connection needs to shut down gracefully.
+pub(crate) struct ShutdownSignal {
+    /// Fires with the deadline of the grace period.
+    pub(crate) deadline: oneshot::Receiver<Instant>,
+    /// Never read: dropped with the connection, so that the server, which waits for
+    /// the last of these to go, knows when every connection has ended.
+    pub(crate) _alive: mpsc::UnboundedSender<()>,
+}
+
+/// How a connection is tied to its handles, and to its server if it has one.
+pub(crate) struct Wiring {
+    /// Our requests waiting for the peer's answer, shared with the handles.
+    pub(crate) pending: Arc<Pending>,
+    /// What the user's client handles send; `None` on a server connection.
+    pub(crate) from_handles: Option<mpsc::UnboundedReceiver<Message>>,
+    /// What the service's own handle sends.
+    pub(crate) from_service: mpsc::UnboundedReceiver<Message>,
+    /// Server connections: how the server asks for a graceful shutdown.
+    pub(crate) shutdown: Option<ShutdownSignal>,
+    /// The reactor the connection runs on (to arm its timers).
+    pub(crate) handle: Handle,
+}
+
+// ANCHOR: lifecycle
+/// Where a connection is in its life. Every state but `Open` is on the way out.
+enum Lifecycle {
+    /// Reading, answering, and sending what the handles queue.
+    Open,
+    /// A client connection whose user handles are all dropped: it still reads (answers
+    /// to our calls must get through) and closes once nothing runs, nothing waits to be
+    /// written and no call of ours waits for an answer.
+    Released,
+    /// The server is shutting down: read nothing more, let the running handlers finish
+    /// and their answers leave, then close; or close anyway when `grace` fires.
+    Draining {
+        /// Fires at the end of the grace period (`None` if no timer could be armed).
+        grace: Option<Timeout>,
+    },
+    /// The peer closed its side: nothing more will arrive.
+    PeerClosed,
+}
+
+impl Lifecycle {
+    /// Do we read the peer's bytes in this state?
+    fn reads(&self) -> bool {
+        matches!(self, Lifecycle::Open | Lifecycle::Released)
+    }
+}
+// ANCHOR_END: lifecycle
+
+// ANCHOR: connection
+/// One connection, from either side. See the module documentation.
+pub(crate) struct Connection<I, S: Service> {
+    /// Bytes in and out: the stream, the codec, the buffers.
+    transport: Transport<I>,
+    /// Messages in, answers and calls out: the service, the handlers, our calls.
+    dispatch: Dispatch<S>,
+    /// Where the connection is in its life.
+    lifecycle: Lifecycle,
+    /// Server connections: the server's shutdown signal, until the server goes away
+    /// without one. Dropped with the connection, which tells the server it is gone.
+    shutdown: Option<ShutdownSignal>,
+    /// The reactor, to arm the grace timer.
+    handle: Handle,
+}
+// ANCHOR_END: connection
+
+impl<I, S> Connection<I, S>
+where
+    I: Io,
+    S: Service,
+{
+    pub(crate) fn new(io: I, service: S, config: Config, wiring: Wiring) -> Self {
+        let Wiring {
+            pending,
+            from_handles,
+            from_service,
+            shutdown,
+            handle,
+        } = wiring;
+        Connection {
+            transport: Transport::new(io, &config),
+            dispatch: Dispatch::new(service, &config, pending, from_handles, from_service),
+            lifecycle: Lifecycle::Open,
+            shutdown,
+            handle,
+        }
+    }
+
+    // ANCHOR: drive
+    /// Runs the four steps until none makes progress; returns why the connection is
+    /// over, once it is.
+    fn drive(&mut self) -> Poll<ClosedReason, ClosedReason> {
+        self.poll_lifecycle()?;
+        // A wake-up may mean new bytes, or new messages from our handles: ask again.
+        self.transport.woken();
+        self.dispatch.woken();
+        for _ in 0..MAX_ROUNDS {
+            let mut progress = match self.read_incoming() {
+                Ok(progress) => progress,
+                Err(reason @ ClosedReason::Protocol(_)) => {
+                    // Still send what we owe for the valid requests read before the bad
+                    // bytes: one attempt, since this peer broke the protocol.
+                    let _ = self.transport.flush();
+                    return Err(reason);
+                }
+                Err(reason) => return Err(reason),
+            };
+            progress |= self.drive_handlers();
+            progress |= self.send_outgoing();
+            progress |= self.flush()?;
+            if let Some(reason) = self.finished() {
+                return Ok(Async::Ready(reason));
+            }
+            if progress == Progress::Nothing {
+                // Every step stopped on an inner NotReady (which registered this task
+                // with the transport, the handler futures or the channels) or on
+                // backpressure that only those can lift.
+                return Ok(Async::NotReady);
+            }
+        }
+        // Still busy after the budget: let the other tasks run, then come back.
+        task::current().notify();
+        Ok(Async::NotReady)
+    }
+    // ANCHOR_END: drive
+
+    // ANCHOR: can_read
+    /// May we read more of the peer's bytes now? Answers to our own requests must always
+    /// get through (holding them back can deadlock two peers that both wait for the other
+    /// to read), so only the lifecycle, or a parked message with a full read buffer, stop
+    /// reading. While a message is parked we still read a little, without decoding, so
+    /// that we notice a peer that has gone.
+    fn can_read(&self) -> bool {
+        self.lifecycle.reads()
+            && (!self.dispatch.is_parked() || self.transport.buffered() < PARKED_READ_LIMIT)
+    }
+    // ANCHOR_END: can_read
+
+    // ANCHOR: read_incoming
+    /// Step 1: reads from the transport and dispatches each decoded message.
+    fn read_incoming(&mut self) -> Result<Progress, ClosedReason> {
+        let mut progress = Progress::Nothing;
+        for _ in 0..STEP_BUDGET {
+            if self.dispatch.is_parked() {
+                if self.dispatch.resume_parked(self.transport.write_buffer()) == Progress::Made {
+                    progress = Progress::Made;
+                    continue;
+                }
+            } else if self.lifecycle.reads() {
+                let dispatch = &mut self.dispatch;
+                let decoded = self
+                    .transport
+                    .decode_next(|received, out| dispatch.accept(received, out))
+                    .map_err(|err| ClosedReason::Protocol(Arc::new(err)))?;
+                if decoded == Decode::Delivered {
+                    progress = Progress::Made;
+                    continue;
+                }
+            }
+            if !self.can_read() {
+                break;
+            }
+            match self.transport.read() {
+                Ok(Read::Bytes) => progress = Progress::Made,
+                // The transport will wake us when there is more to read.
+                Ok(Read::Blocked) => break,
+                Ok(Read::End) => {
+                    self.lifecycle = Lifecycle::PeerClosed;
+                    return Ok(Progress::Made);
+                }
+                Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
+            }
+        }
+        self.transport.shrink_read_buffer();
+        Ok(progress)
+    }
+    // ANCHOR_END: read_incoming
+
+    /// Step 2: polls the handlers that were woken, and queues the answers of those that
+    /// completed, while the write buffer has room.
+    fn drive_handlers(&mut self) -> Progress {
+        let mut progress = self.dispatch.drive_requests(self.transport.write_buffer());
+        progress |= self.dispatch.drive_notifications();
+        progress
+    }
+
+    /// Step 3: moves what our handles queued onto the write buffer.
+    fn send_outgoing(&mut self) -> Progress {
+        match self.dispatch.send_outgoing(self.transport.write_buffer()) {
+            Outgoing::Sent(progress) => progress,
+            Outgoing::HandlesDropped => {
+                if let Lifecycle::Open = self.lifecycle {
+                    self.lifecycle = Lifecycle::Released;
+                    // From now on a caller giving up may be what lets us close.
+                    self.dispatch.watch_callers();
+                }
+                Progress::Made
+            }
+        }
+    }
+
+    /// Step 4: writes what waits, and flushes.
+    fn flush(&mut self) -> Result<Progress, ClosedReason> {
+        self.transport
+            .flush()
+            .map_err(|err| ClosedReason::Io(Arc::new(err)))
+    }
+
+    // ANCHOR: poll_lifecycle
+    /// Moves the lifecycle on from outside events: the server's shutdown signal, the end
+    /// of the grace period, a caller giving up.
+    fn poll_lifecycle(&mut self) -> Result<(), ClosedReason> {
+        match self.lifecycle {
+            Lifecycle::Draining {
+                grace: Some(ref mut grace),
+            } => match grace.poll() {
+                // The timer will wake us at the deadline.
+                Ok(Async::NotReady) => Ok(()),
+                Ok(Async::Ready(())) | Err(_) => {
+                    log::info!(
+                        "grace period over: closing a connection with handlers still running"
+                    );
+                    Err(ClosedReason::ShutDown)
+                }
+            },
+            Lifecycle::Draining { grace: None } | Lifecycle::PeerClosed => Ok(()),
+            Lifecycle::Released => {
+                // A caller giving up will wake us (see `finished`).
+                self.dispatch.watch_callers();
+                self.poll_shutdown()
+            }
+            Lifecycle::Open => self.poll_shutdown(),
+        }
+    }
+
+    /// Watches for the server's shutdown signal; once it fires, starts draining.
+    fn poll_shutdown(&mut self) -> Result<(), ClosedReason> {
+        let signal = match self.shutdown {
+            Some(ref mut signal) => signal.deadline.poll(),
+            None => return Ok(()),
+        };
+        match signal {
+            Ok(Async::Ready(deadline)) => {
+                let grace = Timeout::new_at(deadline, &self.handle).ok();
+                self.lifecycle = Lifecycle::Draining { grace };
+                // We stop reading, so no answer to our own requests can arrive.
+                self.dispatch.fail_calls(ClosedReason::ShutDown);
+                // Poll the timer once, so that it wakes us at the deadline.
+                self.poll_lifecycle()
+            }
+            // The server went away without shutting down: keep serving this peer.
+            Err(oneshot::Canceled) => {
+                self.shutdown = None;
+                Ok(())
+            }
+            // The server will wake us if it shuts down.
+            Ok(Async::NotReady) => Ok(()),
+        }
+    }
+    // ANCHOR_END: poll_lifecycle
+
+    // ANCHOR: finished
+    /// Is the connection over, and why?
+    fn finished(&self) -> Option<ClosedReason> {
+        let idle = || self.dispatch.is_idle() && self.transport.is_flushed();
+        match self.lifecycle {
+            Lifecycle::Open => None,
+            Lifecycle::PeerClosed => Some(ClosedReason::PeerClosed),
+            Lifecycle::Draining { .. } if idle() => Some(ClosedReason::ShutDown),
+            Lifecycle::Released if idle() && self.dispatch.no_calls_waiting() => {
+                Some(ClosedReason::ShutDown)
+            }
+            Lifecycle::Draining { .. } | Lifecycle::Released => None,
+        }
+    }
+    // ANCHOR_END: finished
+}
+
+// ANCHOR: future
+impl<I, S> Future for Connection<I, S>
+where
+    I: Io,
+    S: Service,
+{
+    type Item = ();
+    type Error = ();
+
+    fn poll(&mut self) -> Poll<(), ()> {
+        let reason = match self.drive() {
+            Ok(Async::NotReady) => return Ok(Async::NotReady),
+            Ok(Async::Ready(reason)) | Err(reason) => reason,
+        };
+        match reason {
+            ClosedReason::PeerClosed | ClosedReason::ShutDown => {
+                log::debug!("connection closed: {}", reason)
+            }
+            ClosedReason::Io(_) | ClosedReason::Protocol(_) => {
+                log::warn!("connection closed: {}", reason)
+            }
+        }
+        self.dispatch.fail_calls(reason);
+        Ok(Async::Ready(()))
+    }
+}
+// ANCHOR_END: future
+
+// ANCHOR: drop
+impl<I, S: Service> Drop for Connection<I, S> {
+    fn drop(&mut self) {
+        // Dropped without finishing (the reactor went away): still, nobody waits forever.
+        self.dispatch.fail_calls(ClosedReason::ShutDown);
+    }
+}
+// ANCHOR_END: drop
