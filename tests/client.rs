@@ -1,18 +1,19 @@
 //! The client: against the example server, against a server-side service that calls
 //! back, and against a raw MessagePack server that pins down the bytes on the wire.
 
-mod support;
+mod common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::wire::{self, err_response, nested, notification, ok_response};
+use common::{run, ExampleServer, RawPeer};
 use futures::future::{self, FutureResult};
 use futures::sync::{mpsc, oneshot};
 use futures::{stream, Future, Stream};
 use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Server, Service, Value};
-use support::{err_response, notification, ok_response, run, ExampleServer, RawPeer};
 use tokio_core::reactor::Core;
 
 fn connect(core: &mut Core, addr: SocketAddr) -> Client {
@@ -344,10 +345,10 @@ fn client_puts_exactly_these_bytes_on_the_wire() {
 fn responses_to_unknown_ids_are_ignored_without_disturbing_the_call() {
     let (addr, server) = raw_server(|mut peer| {
         let req = peer.recv();
-        assert_eq!(req, support::request(0, "add", vec![1.into(), 2.into()]));
+        assert_eq!(req, wire::request(0, "add", vec![1.into(), 2.into()]));
         peer.send_value(&ok_response(999, "stray".into()));
         peer.send_value(&ok_response(0, 3.into()));
-        let _ = peer.read_to_end();
+        let _ = peer.read_until_closed();
     });
     let mut core = Core::new().unwrap();
     let client = connect(&mut core, addr);
@@ -371,7 +372,7 @@ fn without_a_handler_an_incoming_request_gets_an_error_response() {
         seen.sort_by_key(|value| value.to_string());
         peer.send_value(&ok_response(0, "fine".into()));
         seen_tx.send(seen).unwrap();
-        let _ = peer.read_to_end();
+        let _ = peer.read_until_closed();
     });
     let mut core = Core::new().unwrap();
     let client = connect(&mut core, addr);
@@ -383,7 +384,7 @@ fn without_a_handler_an_incoming_request_gets_an_error_response() {
     let mut seen = seen_rx.recv().unwrap();
     seen.sort_by_key(|value| value.to_string());
     let mut expected = vec![
-        support::request(0, "add", vec![]),
+        wire::request(0, "add", vec![]),
         err_response(
             7,
             Value::from("cannot handle request `hello`: this client installed no handler"),
@@ -398,12 +399,12 @@ fn without_a_handler_an_incoming_request_gets_an_error_response() {
 fn dropping_every_handle_closes_the_connection_once_answers_are_in() {
     let (addr, server) = raw_server(|mut peer| {
         let req = peer.recv();
-        assert_eq!(req, support::request(0, "slow", vec![]));
+        assert_eq!(req, wire::request(0, "slow", vec![]));
         // The client dropped its handle, but still waits for this answer.
         peer.send_value(&notification("ignored", vec![]));
         peer.send_value(&ok_response(0, "done".into()));
         assert!(
-            peer.read_to_end().is_empty(),
+            peer.read_until_closed().is_empty(),
             "the client closes after the answer"
         );
     });
@@ -418,9 +419,9 @@ fn dropping_every_handle_closes_the_connection_once_answers_are_in() {
 #[test]
 fn a_caller_giving_up_after_every_handle_is_gone_closes_the_connection() {
     let (addr, server) = raw_server(|mut peer| {
-        assert_eq!(peer.recv(), support::request(0, "slow", vec![]));
+        assert_eq!(peer.recv(), wire::request(0, "slow", vec![]));
         // No answer: the client gives up, and closes the connection.
-        assert!(peer.read_to_end().is_empty());
+        assert!(peer.read_until_closed().is_empty());
     });
     let mut core = Core::new().unwrap();
     let client = connect(&mut core, addr);
@@ -439,9 +440,9 @@ fn a_caller_giving_up_after_every_handle_is_gone_closes_the_connection() {
 #[test]
 fn bytes_that_are_not_messagepack_fail_pending_calls_with_a_protocol_error() {
     let (addr, server) = raw_server(|mut peer| {
-        assert_eq!(peer.recv(), support::request(0, "add", vec![]));
-        peer.send_bytes(&[0xc1]);
-        let _ = peer.read_to_end();
+        assert_eq!(peer.recv(), wire::request(0, "add", vec![]));
+        peer.send(&[0xc1]).expect("send 0xc1");
+        let _ = peer.read_until_closed();
     });
     let mut core = Core::new().unwrap();
     let client = connect(&mut core, addr);
@@ -491,7 +492,7 @@ fn notification_completion_order(ordered: bool) -> Vec<String> {
     let (addr, server) = raw_server(|mut peer| {
         peer.notify("slow", vec![]);
         peer.notify("fast", vec![]);
-        let _ = peer.read_to_end();
+        let _ = peer.read_until_closed();
     });
     let mut core = Core::new().unwrap();
     let handle = core.handle();
@@ -532,17 +533,16 @@ fn client_handles_can_move_to_other_threads() {
     assert_send::<CallError>();
 }
 
-fn nested(levels: usize) -> Value {
-    (0..levels).fold(Value::Nil, |inner, _| Value::Array(vec![inner]))
-}
-
 #[test]
 fn max_outgoing_depth_refuses_calls_nested_too_deep_before_they_leave() {
     let (addr, server) = raw_server(|mut peer| {
         // Only the call that fits arrives.
-        assert_eq!(peer.recv(), support::request(0, "fits", vec![nested(30)]));
+        assert_eq!(
+            peer.recv(),
+            wire::request(0, "fits", vec![nested(30, Value::Nil)])
+        );
         peer.send_value(&ok_response(0, Value::Nil));
-        assert!(peer.read_to_end().is_empty());
+        assert!(peer.read_until_closed().is_empty());
     });
     let mut core = Core::new().unwrap();
     let config = rmp_rpc_demo::Config {
@@ -554,7 +554,10 @@ fn max_outgoing_depth_refuses_calls_nested_too_deep_before_they_leave() {
         .connect(&addr, &core.handle());
     let client = run(&mut core, connect).unwrap();
     // [0, id, "m", [x]]: the message is level 1, the params level 2, so x may nest 30.
-    match run(&mut core, client.request("too_deep", vec![nested(31)])) {
+    match run(
+        &mut core,
+        client.request("too_deep", vec![nested(31, Value::Nil)]),
+    ) {
         Err(CallError::Unsendable(why)) => assert_eq!(
             why,
             "it nests 33 levels deep, more than Config::max_outgoing_depth (32)"
@@ -562,11 +565,15 @@ fn max_outgoing_depth_refuses_calls_nested_too_deep_before_they_leave() {
         other => panic!("unexpected {:?}", other),
     }
     assert!(matches!(
-        client.notify("too_deep", vec![nested(31)]),
+        client.notify("too_deep", vec![nested(31, Value::Nil)]),
         Err(CallError::Unsendable(_))
     ));
     assert_eq!(
-        run(&mut core, client.request("fits", vec![nested(30)])).unwrap(),
+        run(
+            &mut core,
+            client.request("fits", vec![nested(30, Value::Nil)])
+        )
+        .unwrap(),
         Value::Nil
     );
     drop(client);

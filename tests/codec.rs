@@ -8,6 +8,8 @@
 //! buffer takes the one-pass decoder; one that arrives a byte at a time takes the
 //! scanner, so comparing the two deliveries checks that both give the same answer.
 
+mod common;
+
 use std::io;
 
 use bytes::BytesMut;
@@ -20,38 +22,12 @@ use rmp_rpc_demo::message::*;
 use rmp_rpc_demo::Value;
 use tokio_io::codec::{Decoder, Encoder};
 
+use common::wire::message::{err_response, notification, ok_response, request};
+use common::wire::{self, nested};
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-fn request(id: u32, method: &str, params: Vec<Value>) -> Message {
-    Message::Request(Request {
-        id,
-        method: method.to_string(),
-        params,
-    })
-}
-
-fn ok_response(id: u32, result: Value) -> Message {
-    Message::Response(Response {
-        id,
-        result: Ok(result),
-    })
-}
-
-fn err_response(id: u32, error: Value) -> Message {
-    Message::Response(Response {
-        id,
-        result: Err(error),
-    })
-}
-
-fn notification(method: &str, params: Vec<Value>) -> Message {
-    Message::Notification(Notification {
-        method: method.to_string(),
-        params,
-    })
-}
 
 fn s(text: &str) -> Value {
     Value::from(text)
@@ -59,13 +35,6 @@ fn s(text: &str) -> Value {
 
 fn int(n: i64) -> Value {
     Value::from(n)
-}
-
-/// Any MessagePack value, encoded by rmpv (used to build invalid messages).
-fn value_bytes(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, value).expect("writing to a Vec");
-    out
 }
 
 /// `msg` encoded through the `Encoder` trait.
@@ -132,19 +101,10 @@ fn messages(items: Vec<Incoming>) -> Vec<Message> {
         .collect()
 }
 
-/// A nil wrapped in `levels` single-item arrays.
-fn nested(levels: usize) -> Value {
-    let mut value = Value::Nil;
-    for _ in 0..levels {
-        value = Value::Array(vec![value]);
-    }
-    value
-}
-
 /// A request whose arrays nest exactly `depth` deep: the message array is level 1, the
 /// params array level 2, and the param adds `depth - 2` more.
 fn request_nested(depth: usize) -> Message {
-    request(1, "deep", vec![nested(depth - 2)])
+    request(1, "deep", vec![nested(depth - 2, Value::Nil)])
 }
 
 /// Params with one value of every MessagePack type, and every length class of each.
@@ -685,12 +645,12 @@ fn assert_skipped(invalid: &[u8], reason: InvalidMessage) {
 
 #[test]
 fn string_between_messages_is_skipped() {
-    assert_skipped(&value_bytes(&s("hello")), InvalidMessage::NotAnArray);
+    assert_skipped(&wire::encode(&s("hello")), InvalidMessage::NotAnArray);
 }
 
 #[test]
 fn integer_between_messages_is_skipped() {
-    assert_skipped(&value_bytes(&int(-5)), InvalidMessage::NotAnArray);
+    assert_skipped(&wire::encode(&int(-5)), InvalidMessage::NotAnArray);
 }
 
 #[test]
@@ -701,13 +661,13 @@ fn nil_between_messages_is_skipped() {
 #[test]
 fn map_between_messages_is_skipped() {
     let map = Value::Map(vec![(s("a"), Value::Array(vec![int(1), int(2)]))]);
-    assert_skipped(&value_bytes(&map), InvalidMessage::NotAnArray);
+    assert_skipped(&wire::encode(&map), InvalidMessage::NotAnArray);
 }
 
 #[test]
 fn binary_between_messages_is_skipped() {
     assert_skipped(
-        &value_bytes(&Value::Binary(vec![0x94; 300])),
+        &wire::encode(&Value::Binary(vec![0x94; 300])),
         InvalidMessage::NotAnArray,
     );
 }
@@ -720,19 +680,19 @@ fn empty_array_is_skipped() {
 #[test]
 fn array_with_type_7_is_skipped() {
     let value = Value::Array(vec![int(7), int(1), s("m"), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::UnknownType);
+    assert_skipped(&wire::encode(&value), InvalidMessage::UnknownType);
 }
 
 #[test]
 fn array_with_string_type_is_skipped() {
     let value = Value::Array(vec![s("0"), int(1), s("m"), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::UnknownType);
+    assert_skipped(&wire::encode(&value), InvalidMessage::UnknownType);
 }
 
 #[test]
 fn array_with_negative_type_is_skipped() {
     let value = Value::Array(vec![int(-1), int(1), s("m"), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::UnknownType);
+    assert_skipped(&wire::encode(&value), InvalidMessage::UnknownType);
 }
 
 #[test]
@@ -748,13 +708,13 @@ fn one_item_request_is_skipped() {
 #[test]
 fn five_item_request_without_readable_msgid_is_skipped() {
     let value = Value::Array(vec![int(0), s("x"), s("m"), Value::Array(vec![]), int(5)]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMsgId);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
 }
 
 #[test]
 fn request_with_negative_msgid_is_skipped() {
     let value = Value::Array(vec![int(0), int(-1), s("m"), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMsgId);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
 }
 
 #[test]
@@ -765,13 +725,13 @@ fn request_with_msgid_2_pow_32_is_skipped() {
         s("m"),
         Value::Array(vec![]),
     ]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMsgId);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
 }
 
 #[test]
 fn request_with_float_msgid_is_skipped() {
     let value = Value::Array(vec![int(0), Value::F64(1.0), s("m"), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMsgId);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
 }
 
 #[test]
@@ -782,13 +742,13 @@ fn three_item_response_is_skipped() {
         expected: 4,
         found: 3,
     };
-    assert_skipped(&value_bytes(&value), wrong);
+    assert_skipped(&wire::encode(&value), wrong);
 }
 
 #[test]
 fn response_with_msgid_2_pow_32_is_skipped() {
     let value = Value::Array(vec![int(1), Value::from(1u64 << 32), Value::Nil, int(1)]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMsgId);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
 }
 
 #[test]
@@ -799,25 +759,25 @@ fn four_item_notification_is_skipped() {
         expected: 3,
         found: 4,
     };
-    assert_skipped(&value_bytes(&value), wrong);
+    assert_skipped(&wire::encode(&value), wrong);
 }
 
 #[test]
 fn notification_with_integer_method_is_skipped() {
     let value = Value::Array(vec![int(2), int(5), Value::Array(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::InvalidMethod);
+    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMethod);
 }
 
 #[test]
 fn notification_with_map_params_is_skipped() {
     let value = Value::Array(vec![int(2), s("m"), Value::Map(vec![])]);
-    assert_skipped(&value_bytes(&value), InvalidMessage::ParamsNotAnArray);
+    assert_skipped(&wire::encode(&value), InvalidMessage::ParamsNotAnArray);
 }
 
 #[test]
 fn skipped_value_before_a_partial_message_is_consumed_and_the_partial_one_kept() {
     let partial = encode(&request(1, "add", vec![int(1)]));
-    let mut bytes = value_bytes(&s("junk"));
+    let mut bytes = wire::encode(&s("junk"));
     bytes.extend_from_slice(&partial[..4]);
     let mut buf = BytesMut::from(&bytes[..]);
     assert_eq!(Codec::default().decode(&mut buf).expect("decode"), None);
@@ -845,7 +805,7 @@ fn assert_invalid_request(invalid: &[u8], id: u32, reason: InvalidMessage) {
 #[test]
 fn request_with_integer_method_is_an_invalid_request() {
     let value = Value::Array(vec![int(0), int(7), int(5), Value::Array(vec![])]);
-    assert_invalid_request(&value_bytes(&value), 7, InvalidMessage::InvalidMethod);
+    assert_invalid_request(&wire::encode(&value), 7, InvalidMessage::InvalidMethod);
 }
 
 #[test]
@@ -857,14 +817,14 @@ fn request_with_invalid_utf8_method_is_an_invalid_request() {
 #[test]
 fn request_with_map_params_is_an_invalid_request() {
     let value = Value::Array(vec![int(0), int(7), s("m"), Value::Map(vec![])]);
-    assert_invalid_request(&value_bytes(&value), 7, InvalidMessage::ParamsNotAnArray);
+    assert_invalid_request(&wire::encode(&value), 7, InvalidMessage::ParamsNotAnArray);
 }
 
 #[test]
 fn request_with_nil_params_is_an_invalid_request() {
     let value = Value::Array(vec![int(0), Value::from(u32::MAX), s("m"), Value::Nil]);
     assert_invalid_request(
-        &value_bytes(&value),
+        &wire::encode(&value),
         u32::MAX,
         InvalidMessage::ParamsNotAnArray,
     );
@@ -888,7 +848,7 @@ fn three_item_request_is_an_invalid_request() {
         expected: 4,
         found: 3,
     };
-    assert_invalid_request(&value_bytes(&value), 7, wrong);
+    assert_invalid_request(&wire::encode(&value), 7, wrong);
 }
 
 #[test]
@@ -905,7 +865,7 @@ fn five_item_request_with_readable_msgid_is_an_invalid_request() {
         expected: 4,
         found: 5,
     };
-    assert_invalid_request(&value_bytes(&value), 7, wrong);
+    assert_invalid_request(&wire::encode(&value), 7, wrong);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1320,7 +1280,11 @@ fn a_reserved_byte_inside_an_array_longer_than_the_buffer_is_still_reported() {
 
 #[test]
 fn a_limit_broken_in_the_middle_of_a_whole_message_is_reported_as_the_scanner_reports_it() {
-    let msg = request(1, "m", vec![int(1), Value::Map(vec![(s("k"), nested(3))])]);
+    let msg = request(
+        1,
+        "m",
+        vec![int(1), Value::Map(vec![(s("k"), nested(3, Value::Nil))])],
+    );
     let bytes = encode(&msg);
     let too_deep = Limits {
         max_depth: 3,
@@ -1358,9 +1322,9 @@ fn a_whole_message_over_the_size_limit_is_refused_with_the_size_its_header_decla
 
 #[test]
 fn a_skipped_value_then_a_message_decode_the_same_whole_and_byte_by_byte() {
-    let mut bytes = value_bytes(&Value::Map(vec![(s("not"), s("a message"))]));
+    let mut bytes = wire::encode(&Value::Map(vec![(s("not"), s("a message"))]));
     bytes.extend(encode(&request(3, "add", vec![int(1), int(2)])));
-    bytes.extend(value_bytes(&Value::Array(vec![
+    bytes.extend(wire::encode(&Value::Array(vec![
         int(0),
         s("bad msgid"),
         s("m"),

@@ -16,7 +16,7 @@
 //! Memory is a resource bound, not a timing: asserting it is deterministic enough. The
 //! figures of each case are printed (`cargo test --test hostile -- --nocapture`).
 
-mod hardening_support;
+mod common;
 
 use std::io::{self, Write};
 use std::net::TcpStream;
@@ -24,11 +24,10 @@ use std::thread;
 
 use rmpv::Value;
 
-use hardening_support::faults::XorShift;
-use hardening_support::{
-    decode_all, encode, mib, notification, parse_response, request, ExampleServer, ProcStats,
-    RawPeer,
-};
+use common::faults::XorShift;
+use common::process::{mib, ProcStats};
+use common::wire::{decode_values, encode, notification, parse_response, request};
+use common::{ExampleServer, RawPeer};
 
 /// Peak memory growth allowed when no large message may be accepted.
 const SMALL_BOUND_KIB: u64 = 8 * 1024;
@@ -142,7 +141,7 @@ fn send_in_chunks(
 /// Reads every value until the server closes, and checks each is a response or a
 /// notification: whatever it said before closing was still valid MessagePack-RPC.
 fn read_valid_until_closed(peer: &mut RawPeer) -> Vec<Value> {
-    let values = decode_all(&peer.read_until_closed());
+    let values = decode_values(&peer.read_until_closed());
     for value in &values {
         let kind = value
             .as_array()

@@ -11,21 +11,23 @@
 //! pin what Neovim 0.7 does (the version Debian 12 ships); see the book's "Talking to
 //! Neovim" chapter for why each behaviour matters.
 
-mod interop;
+mod common;
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::process::{require, KillOnDrop, Lines, TempDir};
+use common::proxy::Proxy;
+use common::reactor::{recv_on, turn_for};
+use common::wire::{self, message};
+use common::{example_binary, run, ExampleServer, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
-use interop::{
-    example_binary, recv_on, require, run, turn_for, KillOnDrop, Lines, Proxy, TempDir, STEP,
-};
 use rmp_rpc_demo::codec::Limits;
 use rmp_rpc_demo::errors::CodecError;
-use rmp_rpc_demo::message::{Message, Notification, Request, Response};
+use rmp_rpc_demo::message::Message;
 use rmp_rpc_demo::neovim::ReverseOrder;
 use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Config, Service, Value};
 use tokio_core::reactor::{Core, Handle, Timeout};
@@ -36,7 +38,7 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// What to tell a developer whose machine lacks Neovim.
 const INSTALL_NVIM: &str =
-    "install Neovim 0.7 (Debian 12: `apt-get update && apt-get install -y neovim`)";
+    "These interoperability tests need it: install Neovim 0.7 (Debian 12: `apt-get update && apt-get install -y neovim`)";
 
 /// `nvim --headless --clean --listen 127.0.0.1:0`, with its own empty configuration and
 /// state directories. Killed when dropped.
@@ -83,7 +85,7 @@ impl Neovim {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start nvim: {}; {}", err, INSTALL_NVIM));
         let mut process = KillOnDrop(child);
-        let deadline = Instant::now() + STEP;
+        let deadline = Instant::now() + HANG;
         let addr = loop {
             let text = std::fs::read_to_string(&addr_file).unwrap_or_default();
             if let Ok(addr) = text.trim().parse() {
@@ -93,7 +95,7 @@ impl Neovim {
             assert!(
                 Instant::now() < deadline,
                 "nvim did not listen within {:?}",
-                STEP
+                HANG
             );
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -103,7 +105,7 @@ impl Neovim {
     /// A client without a handler: for driving Neovim from a test.
     fn plain_client(&self, core: &mut Core) -> Client {
         let connect = Client::builder()
-            .timeout(STEP)
+            .timeout(HANG)
             .connect(&self.addr, &core.handle());
         run(core, connect).expect("connect to nvim")
     }
@@ -250,7 +252,7 @@ fn handled_client(core: &mut Core, nvim: &Neovim, order: Order) -> (Client, mpsc
     let (seen, seen_rx) = mpsc::channel();
     let handle = core.handle();
     let connect = Client::builder()
-        .timeout(STEP)
+        .timeout(HANG)
         .handler(move |peer: Client| TestHandler {
             order: match order {
                 Order::AsReady => None,
@@ -647,10 +649,6 @@ fn depth(value: &Value) -> usize {
     }
 }
 
-fn nested(levels: usize) -> Value {
-    (0..levels).fold(Value::from(1), |inner, _| Value::Array(vec![inner]))
-}
-
 #[test]
 fn neovim_0_7_aborts_on_a_message_nested_deeper_than_32_levels() {
     // [0, id, "nvim_call_function", ["type", [arg]]]: the message is 2 levels deeper
@@ -664,7 +662,7 @@ fn neovim_0_7_aborts_on_a_message_nested_deeper_than_32_levels() {
     let mut core = Core::new().expect("reactor");
     let nvim = Neovim::start();
     let client = nvim.plain_client(&mut core);
-    let arg = nested(29);
+    let arg = wire::nested(29, 1.into());
     assert_eq!(message_depth(&arg), 32);
     let call = client.request("nvim_call_function", vec!["type".into(), vec![arg].into()]);
     // v:t_list
@@ -672,7 +670,7 @@ fn neovim_0_7_aborts_on_a_message_nested_deeper_than_32_levels() {
 
     let mut nvim = Neovim::start();
     let client = nvim.plain_client(&mut core);
-    let arg = nested(30);
+    let arg = wire::nested(30, 1.into());
     assert_eq!(message_depth(&arg), 33);
     let call = client.request("nvim_call_function", vec!["type".into(), vec![arg].into()]);
     match run(&mut core, call) {
@@ -681,7 +679,7 @@ fn neovim_0_7_aborts_on_a_message_nested_deeper_than_32_levels() {
     }
     // Not just the connection: the whole editor is gone (SIGABRT after "E41: Out of
     // memory!"). Never send Neovim anything nested deeper than 32 levels.
-    let status = nvim.process.wait_exit(STEP).expect("nvim exited");
+    let status = nvim.process.wait_exit(HANG).expect("nvim exited");
     assert!(!status.success(), "nvim aborted: {:?}", status);
 }
 
@@ -727,7 +725,7 @@ fn a_larger_depth_limit_lets_deep_values_from_neovim_through() {
     let mut config = Config::default();
     config.limits.max_depth = 110;
     let connect = Client::builder()
-        .timeout(STEP)
+        .timeout(HANG)
         .config(config)
         .connect(&nvim.addr, &core.handle());
     let client = run(&mut core, connect).expect("connect");
@@ -736,7 +734,7 @@ fn a_larger_depth_limit_lets_deep_values_from_neovim_through() {
         &client,
         "eval(repeat('[', 100) . '1' . repeat(']', 100))",
     );
-    assert_eq!(value.unwrap(), nested(100));
+    assert_eq!(value.unwrap(), wire::nested(100, 1.into()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -769,20 +767,20 @@ fn field<'a>(map: &'a Value, key: &str) -> &'a Value {
 
 #[test]
 fn neovim_as_client_of_our_example_server() {
-    let server = interop::ExampleServer::start();
+    let server = ExampleServer::start();
     let proxy = Proxy::start(server.addr);
     let nvim = Neovim::start();
     let mut core = Core::new().expect("reactor");
     let driver = nvim.plain_client(&mut core);
 
-    let request = driver.request(
+    let script = driver.request(
         "nvim_exec_lua",
         vec![
             NEOVIM_AS_CLIENT.into(),
             vec![Value::from(proxy.addr.to_string())].into(),
         ],
     );
-    let out = run(&mut core, request).expect("the Lua script ran");
+    let out = run(&mut core, script).expect("the Lua script ran");
     let chan = field(&out, "chan").as_i64().expect("a channel id");
 
     assert_eq!(field(&out, "add"), &Value::from(42));
@@ -812,30 +810,19 @@ fn neovim_as_client_of_our_example_server() {
     // Neovim treats every notification it receives as an API call: our `pong` is not one,
     // so it answers with an nvim_error_event notification. Wait for it (it may come just
     // after the script returned).
-    let deadline = Instant::now() + STEP;
-    let error_event = Message::Notification(Notification {
-        method: "nvim_error_event".into(),
-        params: vec![0.into(), "Invalid method: pong".into()],
-    });
+    let deadline = Instant::now() + HANG;
+    let error_event = message::notification(
+        "nvim_error_event",
+        vec![0.into(), "Invalid method: pong".into()],
+    );
     while !Proxy::messages(&proxy.from_client).contains(&error_event) {
         assert!(Instant::now() < deadline, "no nvim_error_event came back");
         turn_for(&mut core, Duration::from_millis(20));
     }
 
     // What went over the wire, each way.
-    let request = |id: u32, method: &str, params: Vec<Value>| {
-        Message::Request(Request {
-            id,
-            method: method.into(),
-            params,
-        })
-    };
-    let response =
-        |id: u32, result: Result<Value, Value>| Message::Response(Response { id, result });
-    let pong = Message::Notification(Notification {
-        method: "pong".into(),
-        params: vec![1.into(), "hello".into()],
-    });
+    use message::{err_response, notification, ok_response, request};
+    let pong = notification("pong", vec![1.into(), "hello".into()]);
     // Where the error event and the pong fall relative to the last request depends on
     // timing: take them out, then compare the rest.
     let without = |mut messages: Vec<Message>, which: &Message| {
@@ -854,25 +841,19 @@ fn neovim_as_client_of_our_example_server() {
             request(3, "frobnicate", vec![1.into()]),
             request(4, "add", vec!["one".into(), 2.into()]),
             request(5, "sleep", vec![200.into()]),
-            Message::Notification(Notification {
-                method: "ping".into(),
-                params: vec![1.into(), "hello".into()],
-            }),
+            notification("ping", vec![1.into(), "hello".into()]),
             request(6, "add", vec![1.into(), 2.into()]),
         ]
     );
     assert_eq!(
         from_server,
         vec![
-            response(1, Ok(42.into())),
-            response(2, Ok(6.into())),
-            response(3, Err("unknown method `frobnicate`".into())),
-            response(
-                4,
-                Err("expected two integers between -2^63 and 2^63 - 1".into())
-            ),
-            response(5, Ok(200.into())),
-            response(6, Ok(3.into())),
+            ok_response(1, 42.into()),
+            ok_response(2, 6.into()),
+            err_response(3, "unknown method `frobnicate`".into()),
+            err_response(4, "expected two integers between -2^63 and 2^63 - 1".into()),
+            ok_response(5, 200.into()),
+            ok_response(6, 3.into()),
         ]
     );
 
@@ -922,7 +903,7 @@ fn the_neovim_example_lists_buffers_then_prints_events_until_neovim_quits() {
         .iter()
         .any(|l: &String| l.starts_with("waiting for events"))
     {
-        match stdout.next_within(STEP) {
+        match stdout.next_within(HANG) {
             Some(line) => lines.push(line),
             None => panic!(
                 "the example stopped early; it printed {:?}, stderr {:?}",
@@ -941,7 +922,7 @@ fn the_neovim_example_lists_buffers_then_prints_events_until_neovim_quits() {
     // Quitting closes our connection too; Neovim may not answer.
     let _ = driver.notify("nvim_command", vec!["qa!".into()]);
     turn_for(&mut core, Duration::from_millis(100));
-    let status = example.wait_exit(STEP).expect("the example exited");
+    let status = example.wait_exit(HANG).expect("the example exited");
     lines.extend(stdout.rest_within(Duration::from_secs(1)));
     let dir = nvim.dir.path().display().to_string();
     let shown: Vec<String> = lines.iter().map(|l| l.replace(&dir, "DIR")).collect();

@@ -6,21 +6,23 @@
 //! The tests fail, with a message that says what to install, when `python3` or its
 //! `msgpack` package is missing.
 
-mod interop;
+mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::process::{require, KillOnDrop, Lines};
+use common::reactor::{recv_on, turn_for};
+use common::{run, ExampleServer, HANG};
 use futures::future::{self, FutureResult};
-use interop::{recv_on, require, run, turn_for, ExampleServer, KillOnDrop, Lines, STEP};
 use rmp_rpc_demo::{CallError, Client, Service, Value};
 use tokio_core::reactor::Core;
 
 /// What to tell a developer whose machine lacks them.
 const INSTALL_PYTHON: &str =
-    "install Python 3 and PyPI's msgpack (`apt-get install -y python3 python3-pip && python3 -m pip install msgpack`)";
+    "These interoperability tests need it: install Python 3 and PyPI's msgpack (`apt-get install -y python3 python3-pip && python3 -m pip install msgpack`)";
 
 /// Checks that `python3` can import `msgpack`; fails the test otherwise.
 fn require_python_msgpack() {
@@ -129,7 +131,7 @@ fn our_client_talks_to_a_python_server() {
     let stdout = Lines::new(child.stdout.take().expect("piped"));
     let stderr = Lines::new(child.stderr.take().expect("piped"));
     let mut python = KillOnDrop(child);
-    let first = stdout.next_within(STEP).unwrap_or_else(|| {
+    let first = stdout.next_within(HANG).unwrap_or_else(|| {
         panic!(
             "server.py printed nothing; stderr: {:?}",
             stderr.rest_within(Duration::from_millis(500))
@@ -143,7 +145,7 @@ fn our_client_talks_to_a_python_server() {
     let mut core = Core::new().expect("reactor");
     let (notifications, received) = mpsc::channel();
     let connect = Client::builder()
-        .timeout(STEP)
+        .timeout(HANG)
         .handler(move |_peer: Client| Doubler {
             notifications: notifications.clone(),
         })
@@ -216,7 +218,7 @@ fn our_client_talks_to_a_python_server() {
     // Closing our last handle closes the connection; Python then exits by itself.
     drop(client);
     turn_for(&mut core, Duration::from_millis(100));
-    let status = python.wait_exit(STEP).expect("server.py exited");
+    let status = python.wait_exit(HANG).expect("server.py exited");
     let transcript = stdout.rest_within(Duration::from_secs(1));
     assert!(
         status.success(),

@@ -1,7 +1,7 @@
 //! The server, seen from a raw MessagePack peer: the example's wire contract, ordering,
 //! pipelining, many connections, hostile input, and graceful shutdown.
 
-mod support;
+mod common;
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -9,11 +9,11 @@ use std::sync::mpsc as std_mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::wire::{self, err_response, notification, ok_response};
+use common::{ExampleServer, RawPeer, HANG};
 use futures::future::{self, FutureResult};
-use futures::sync::oneshot;
 use futures::Future;
 use rmp_rpc_demo::{BoxFuture, Client, Config, Server, Service, ShutdownHandle, Value};
-use support::{err_response, notification, ok_response, ExampleServer, RawPeer};
 use tokio_core::reactor::{Core, Timeout};
 
 fn text(s: &str) -> Value {
@@ -133,10 +133,10 @@ fn a_thousand_pipelined_requests_are_answered_with_matching_ids() {
     let mut peer = RawPeer::connect(server.addr);
     let mut bytes = Vec::new();
     for id in 0..1000u64 {
-        let req = support::request(id, "add", vec![(id as i64).into(), 1000.into()]);
+        let req = wire::request(id, "add", vec![(id as i64).into(), 1000.into()]);
         rmpv::encode::write_value(&mut bytes, &req).unwrap();
     }
-    peer.send_bytes(&bytes);
+    peer.send(&bytes).expect("send 1000 requests");
     for id in 0..1000u64 {
         assert_eq!(peer.recv(), ok_response(id, (id as i64 + 1000).into()));
     }
@@ -193,7 +193,7 @@ fn values_that_are_not_messages_are_skipped_and_the_connection_goes_on() {
     peer.send_value(&text("not a message"));
     peer.send_value(&Value::Array(vec![7.into(), 1.into()]));
     // msgid 2^32 does not fit: the value is skipped, not answered with a truncated id.
-    peer.send_value(&support::request(1 << 32, "add", vec![1.into(), 2.into()]));
+    peer.send_value(&wire::request(1 << 32, "add", vec![1.into(), 2.into()]));
     // A response to a msgid the server never used is ignored.
     peer.send_value(&ok_response(12345, Value::Nil));
     peer.check_add(1, 2, 3);
@@ -204,8 +204,8 @@ fn values_that_are_not_messages_are_skipped_and_the_connection_goes_on() {
 fn expect_closed_after(server: &ExampleServer, bystander: &mut RawPeer, bytes: &[u8], what: &str) {
     let mut hostile = RawPeer::connect(server.addr);
     // The server may close before taking every byte: a failed write is fine.
-    let _ = hostile.stream.write_all(bytes);
-    let rest = hostile.read_to_end();
+    let _ = hostile.send(bytes);
+    let rest = hostile.read_until_closed();
     assert!(rest.is_empty(), "{}: the server answered {:?}", what, rest);
     bystander.check_add(1, 20, 22);
 }
@@ -237,11 +237,8 @@ fn hostile_input_ends_only_the_hostile_connection() {
         &[0x94, 0x00, 0x01, 0xc1],
         "0xc1 inside a request",
     );
-    assert!(
-        server.rss_kib() < 64 * 1024,
-        "server RSS {} KiB",
-        server.rss_kib()
-    );
+    let rss_kib = server.stats().rss_kib;
+    assert!(rss_kib < 64 * 1024, "server RSS {} KiB", rss_kib);
 }
 
 #[test]
@@ -266,7 +263,7 @@ fn a_peer_that_leaves_with_requests_in_flight_disturbs_nobody() {
 #[test]
 fn a_peer_that_never_reads_is_slowed_down_and_the_server_memory_stays_bounded() {
     let server = ExampleServer::start();
-    let baseline = server.rss_kib();
+    let baseline = server.stats().rss_kib;
     let mut bystander = RawPeer::connect(server.addr);
     let stubborn = TcpStream::connect(server.addr).unwrap();
     stubborn.set_nonblocking(true).unwrap();
@@ -277,7 +274,7 @@ fn a_peer_that_never_reads_is_slowed_down_and_the_server_memory_stays_bounded() 
     let method = "m".repeat(200);
     let mut batch = Vec::new();
     for id in 0..1000u64 {
-        let req = support::request(id, &method, vec![]);
+        let req = wire::request(id, &method, vec![]);
         rmpv::encode::write_value(&mut batch, &req).unwrap();
     }
     let mut sent_batches = 0;
@@ -308,7 +305,7 @@ fn a_peer_that_never_reads_is_slowed_down_and_the_server_memory_stays_bounded() 
         sent_batches
     );
     bystander.check_add(99, 2, 2);
-    let grown = server.rss_kib().saturating_sub(baseline);
+    let grown = server.stats().rss_kib.saturating_sub(baseline);
     eprintln!(
         "a peer that never reads: blocked after {} batches of 1000 requests; server RSS grew by {} KiB",
         sent_batches, grown
@@ -353,7 +350,7 @@ type WaiterServer = (
     SocketAddr,
     std_mpsc::Receiver<u64>,
     ShutdownHandle,
-    oneshot::Receiver<()>,
+    std_mpsc::Receiver<()>,
 );
 
 /// Runs a `Waiter` server with the default configuration on its own thread.
@@ -365,7 +362,7 @@ fn start_waiter_server() -> WaiterServer {
 fn start_waiter_server_with(config: Config) -> WaiterServer {
     let (setup_tx, setup_rx) = std_mpsc::channel();
     let (started_tx, started_rx) = std_mpsc::channel();
-    let (done_tx, done_rx) = oneshot::channel();
+    let (done_tx, done_rx) = std_mpsc::channel();
     thread::spawn(move || {
         let mut core = Core::new().unwrap();
         let handle = core.handle();
@@ -381,7 +378,7 @@ fn start_waiter_server_with(config: Config) -> WaiterServer {
         let _ = core.run(server);
         let _ = done_tx.send(());
     });
-    let (addr, shutdown) = setup_rx.recv().unwrap();
+    let (addr, shutdown) = setup_rx.recv_timeout(HANG).expect("the server is bound");
     (addr, started_rx, shutdown, done_rx)
 }
 
@@ -390,14 +387,15 @@ fn graceful_shutdown_finishes_running_requests_then_closes() {
     let (addr, started, shutdown, done) = start_waiter_server();
     let mut peer = RawPeer::connect(addr);
     peer.request(1, "sleep", vec![300.into()]);
-    assert_eq!(started.recv_timeout(support::HANG).unwrap(), 300);
+    assert_eq!(started.recv_timeout(HANG).unwrap(), 300);
     shutdown.shutdown(Duration::from_secs(20));
     assert_eq!(peer.recv(), ok_response(1, 300.into()));
     assert!(
         peer.try_recv().is_none(),
         "the connection closes after the last response"
     );
-    done.wait().expect("the server future completes");
+    done.recv_timeout(HANG)
+        .expect("the server future completes");
     assert!(
         TcpStream::connect(addr).is_err(),
         "no new connections after a shutdown"
@@ -409,10 +407,11 @@ fn graceful_shutdown_gives_up_on_handlers_after_the_grace_period() {
     let (addr, started, shutdown, done) = start_waiter_server();
     let mut peer = RawPeer::connect(addr);
     peer.request(1, "sleep", vec![60_000.into()]);
-    assert_eq!(started.recv_timeout(support::HANG).unwrap(), 60_000);
+    assert_eq!(started.recv_timeout(HANG).unwrap(), 60_000);
     shutdown.shutdown(Duration::from_millis(50));
     assert!(peer.try_recv().is_none(), "closed without an answer");
-    done.wait().expect("the server future completes");
+    done.recv_timeout(HANG)
+        .expect("the server future completes");
 }
 
 #[test]
@@ -428,6 +427,6 @@ fn the_in_flight_cap_holds_back_reading_until_a_handler_finishes() {
     // Without the cap, `add` would be answered first (see a_slow_request_does_not_hold_up_a_fast_one).
     assert_eq!(peer.recv(), ok_response(1, 100.into()));
     assert_eq!(peer.recv(), ok_response(2, text("ok")));
-    assert_eq!(started.recv().unwrap(), 100);
-    assert_eq!(started.recv().unwrap(), 0);
+    assert_eq!(started.recv_timeout(HANG).unwrap(), 100);
+    assert_eq!(started.recv_timeout(HANG).unwrap(), 0);
 }

@@ -5,12 +5,12 @@
 //!
 //! The long soak is `examples/soak.rs` (`cargo run --release --example soak -- --seconds 60`).
 
-mod hardening_support;
+mod common;
 
 use std::time::Duration;
 
-use hardening_support::soak::{soak, SoakConfig};
-use hardening_support::ExampleServer;
+use common::soak::{soak, SoakConfig};
+use common::ExampleServer;
 
 // ANCHOR: soak_test
 #[test]

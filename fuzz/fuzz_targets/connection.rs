@@ -13,7 +13,7 @@
 //!   connection error): nobody waits forever.
 #![no_main]
 
-#[path = "../../tests/hardening_support/pipe.rs"]
+#[path = "../../tests/common/pipe.rs"]
 mod pipe;
 
 use std::cell::RefCell;

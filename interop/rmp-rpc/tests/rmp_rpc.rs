@@ -8,8 +8,8 @@
 //! rmp-rpc 0.3 runs on the tokio 0.1 runtime (`tokio::spawn`), ours on a tokio-core
 //! reactor: each side gets its own thread or runtime, and they meet on 127.0.0.1.
 
-#[path = "../../../tests/interop/mod.rs"]
-mod interop;
+#[path = "../../../tests/common/mod.rs"]
+mod common;
 
 use std::sync::mpsc;
 use std::thread;
@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::{self, Either};
 use futures::{Future, Stream};
-use interop::{recv_on, run, turn_for, ExampleServer, STEP};
+use common::reactor::{recv_on, turn_for};
+use common::{run, ExampleServer, HANG};
 use rmp_rpc::{Endpoint, ServiceWithClient};
 use rmp_rpc_demo::{CallError, Client, Server, Service, Value};
 use tokio::runtime::current_thread::Runtime;
@@ -98,7 +99,7 @@ fn an_rmp_rpc_0_3_client_calls_our_example_server() {
             simple.join(race)
         });
     let (simple, (which, fast, slow)) = runtime
-        .block_on(session.timeout(STEP))
+        .block_on(session.timeout(HANG))
         .unwrap_or_else(|err| panic!("the rmp-rpc session failed: {:?}", err));
 
     assert_eq!(
@@ -114,7 +115,7 @@ fn an_rmp_rpc_0_3_client_calls_our_example_server() {
     assert_eq!(fast, Ok(Ok(3.into())));
     assert_eq!(slow, Ok(Ok(200.into())));
     // Our server's pong reached rmp-rpc's handler.
-    let pong = received.recv_timeout(STEP).expect("a pong");
+    let pong = received.recv_timeout(HANG).expect("a pong");
     assert_eq!(
         pong,
         ("pong".to_string(), vec!["from rmp-rpc".into(), 3.into()])
@@ -150,7 +151,7 @@ fn a_plain_rmp_rpc_0_3_client_never_answers_our_servers_requests() {
         handle_later(&core, shutdown);
         let _ = core.run(server);
     });
-    let addr = addr_rx.recv_timeout(STEP).expect("our server's address");
+    let addr = addr_rx.recv_timeout(HANG).expect("our server's address");
 
     let mut runtime = Runtime::new().expect("tokio runtime");
     let session = tokio::net::TcpStream::connect(&addr)
@@ -168,10 +169,10 @@ fn a_plain_rmp_rpc_0_3_client_never_answers_our_servers_requests() {
             });
             answer.join(wait)
         });
-    let (answer, ()) = runtime.block_on(session.timeout(STEP)).expect("session");
+    let (answer, ()) = runtime.block_on(session.timeout(HANG)).expect("session");
     // rmp-rpc's own request went through; ours timed out unanswered.
     assert_eq!(answer, Ok(Err("no method add".into())));
-    match result_rx.recv_timeout(STEP).expect("our request's fate") {
+    match result_rx.recv_timeout(HANG).expect("our request's fate") {
         Err(CallError::Timeout(after)) => assert_eq!(after, Duration::from_millis(300)),
         other => panic!("expected a timeout, got {:?}", other),
     }
@@ -280,11 +281,11 @@ fn start_rmp_rpc_server() -> (std::net::SocketAddr, thread::JoinHandle<()>) {
                 Endpoint::new(stream, RmpRpcService).map_err(|err| panic!("endpoint: {}", err))
             });
         runtime
-            .block_on(serve_one.timeout(STEP * 2))
-            .unwrap_or_else(|_| panic!("the rmp-rpc server did not finish within {:?}", STEP * 2));
+            .block_on(serve_one.timeout(HANG * 2))
+            .unwrap_or_else(|_| panic!("the rmp-rpc server did not finish within {:?}", HANG * 2));
     });
     let addr = addr_rx
-        .recv_timeout(STEP)
+        .recv_timeout(HANG)
         .expect("the rmp-rpc server's address");
     (addr, thread)
 }
@@ -323,7 +324,7 @@ fn our_client_calls_an_rmp_rpc_0_3_server_which_calls_back() {
     let mut core = Core::new().expect("reactor");
     let (notifications, received) = mpsc::channel();
     let connect = Client::builder()
-        .timeout(STEP)
+        .timeout(HANG)
         .handler(move |_peer: Client| Doubler {
             notifications: notifications.clone(),
         })

@@ -22,12 +22,9 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use super::faults::XorShift;
-use super::{mib, proc_stats, ExampleServer, ProcStats, RawPeer};
+use super::process::{mib, proc_stats, ProcStats};
+use super::{ExampleServer, RawPeer, HANG};
 
-/// How long the soak may take to wind down after its time is up: the calls in flight
-/// then are at most a few `sleep`s of [`MAX_SLEEP_MS`]. A guard, never reached when all
-/// is well.
-const WIND_DOWN_GUARD: Duration = Duration::from_secs(60);
 /// The longest `sleep` a soak call asks for.
 const MAX_SLEEP_MS: u64 = 20;
 
@@ -329,7 +326,8 @@ pub fn soak(server: &mut ExampleServer, config: SoakConfig) -> SoakReport {
         let workers: Vec<_> = (0..phase.workers)
             .map(|_| worker(phase_shared.clone(), server.addr, handle.clone()))
             .collect();
-        let guard_at = phase_shared.deadline + WIND_DOWN_GUARD;
+        // Winding down takes at most a few `sleep`s of MAX_SLEEP_MS when all is well.
+        let guard_at = phase_shared.deadline + HANG;
         let guard = Timeout::new_at(guard_at, &handle).expect("a timer");
         let finished = core.run(future::join_all(workers).select2(guard));
         {
