@@ -1,0 +1,387 @@
+//! The report of the speed runs: medians and spreads, the tables, the ratios ours /
+//! peer, the targets, and the CSV file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rmp_rpc_demo_bench::scenario::Scenario;
+
+use crate::building::{ours_versions, tree_state, TREE};
+use crate::options::{ClientLib, Mode, Options, Server};
+use crate::speed::{Key, Run, Runs, ScenarioKey, Subject};
+
+/// `--csv FILE`: one line per median, `mode,kind,who,scenario,metric,median,spread`.
+pub fn write_csv(path: &Path, results: &BTreeMap<Key, Runs>) {
+    let mut out = String::from("mode,kind,who,scenario,metric,median,spread\n");
+    for ((mode, who, sc), runs) in results {
+        let (kind, label) = match who {
+            Subject::Server(s) => ("server", s.label()),
+            Subject::Client(c) => ("client", c.label().to_owned()),
+        };
+        let scenario = Scenario::ALL[sc.0];
+        for (row_sc, metric) in rows() {
+            if row_sc != scenario {
+                continue;
+            }
+            if let Some((x, spread)) = median(Some(runs), |r| metric.value(r)) {
+                out += &format!(
+                    "{},{},{},{},{},{},{:.4}\n",
+                    match mode {
+                        Mode::Same => "same",
+                        Mode::Split => "split",
+                    },
+                    kind,
+                    label.replace(',', ";"),
+                    scenario.name(),
+                    metric.unit(),
+                    x,
+                    spread
+                );
+            }
+        }
+    }
+    if let Err(err) = std::fs::write(path, out) {
+        eprintln!("bench: cannot write {}: {}", path.display(), err);
+    }
+}
+
+/// The median of the successful rounds, and the spread (max - min) / median.
+pub fn median(runs: Option<&Runs>, f: impl Fn(&Run) -> f64) -> Option<(f64, f64)> {
+    let mut xs: Vec<f64> = runs?
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(f)
+        .collect();
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = xs.len();
+    let mid = if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    };
+    let spread = if mid > 0.0 {
+        (xs[n - 1] - xs[0]) / mid
+    } else {
+        0.0
+    };
+    Some((mid, spread))
+}
+
+pub fn first_error(runs: Option<&Runs>) -> Option<&String> {
+    runs?.iter().find_map(|r| r.as_ref().err())
+}
+
+/// What a table row shows.
+#[derive(Clone, Copy)]
+pub enum Metric {
+    Rate,
+    P50,
+    P99,
+    MiBs,
+    Cpu,
+    Switches,
+}
+
+impl Metric {
+    pub fn value(self, r: &Run) -> f64 {
+        match self {
+            Metric::Rate => r.m.per_second(),
+            Metric::P50 => r.m.p50_ns as f64 / 1e3,
+            Metric::P99 => r.m.p99_ns as f64 / 1e3,
+            Metric::MiBs => r.m.mib_per_second(),
+            Metric::Cpu => r.cpu_us,
+            Metric::Switches => r.switches,
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Rate => "req/s",
+            Metric::P50 => "p50 us",
+            Metric::P99 => "p99 us",
+            Metric::MiBs => "MiB/s",
+            Metric::Cpu => "CPU us/req",
+            Metric::Switches => "ctx sw/req",
+        }
+    }
+
+    /// Ratios are "ours is faster" when > 1: inverted for latencies.
+    pub fn ratio(self, ours: f64, peer: f64) -> f64 {
+        match self {
+            Metric::P50 | Metric::P99 | Metric::Cpu | Metric::Switches => peer / ours,
+            _ => ours / peer,
+        }
+    }
+
+    pub fn format(self, x: f64) -> String {
+        match self {
+            Metric::Rate if x >= 1e6 => format!("{:.2} M", x / 1e6),
+            Metric::Rate => format!("{:.1} k", x / 1e3),
+            Metric::P50 | Metric::P99 => format!("{:.1}", x),
+            Metric::MiBs => format!("{:.0}", x),
+            Metric::Cpu if x >= 100.0 => format!("{:.0}", x),
+            Metric::Cpu => format!("{:.2}", x),
+            Metric::Switches => format!("{:.3}", x),
+        }
+    }
+}
+
+pub fn rows() -> Vec<(Scenario, Metric)> {
+    vec![
+        (Scenario::Sequential, Metric::Rate),
+        (Scenario::Sequential, Metric::P50),
+        (Scenario::Sequential, Metric::P99),
+        (Scenario::Sequential, Metric::Cpu),
+        (Scenario::Sequential, Metric::Switches),
+        (Scenario::Pipelined, Metric::Rate),
+        (Scenario::Pipelined, Metric::P50),
+        (Scenario::Pipelined, Metric::Cpu),
+        (Scenario::Pipelined, Metric::Switches),
+        (Scenario::Connections, Metric::Rate),
+        (Scenario::Connections, Metric::P50),
+        (Scenario::Connections, Metric::Cpu),
+        (Scenario::Big, Metric::MiBs),
+        (Scenario::Big, Metric::Cpu),
+    ]
+}
+
+pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
+    let get =
+        |mode: Mode, who: Subject, sc: Scenario| results.get(&(mode, who, ScenarioKey::of(sc)));
+    let mut max_spread = (0.0, String::new());
+    println!();
+    println!(
+        "Medians of {} round(s), {:.1} s each after {:.1} s of warm-up. Ratios are ours / peer, > 1 = ours faster",
+        o.rounds, o.duration, o.warmup
+    );
+    println!("(for latencies the ratio is peer / ours, so > 1 still means ours is better).");
+    println!(
+        "`ours` = examples/server.rs itself (server-ours) and our client driver (client-ours), built in bench/ours/ with the root Cargo.lock's {}; {}.",
+        ours_versions(),
+        TREE.get().cloned().unwrap_or_else(tree_state)
+    );
+    for &mode in &o.modes {
+        println!();
+        println!("== {} ==", mode.title());
+        println!();
+        println!("Servers, driven by the neutral load generator (loadgen):");
+        let mut header = format!("{:<31}", "scenario");
+        let all = Server::all();
+        for s in &all {
+            header += &format!("{:>16}", s.label());
+        }
+        for s in &all[1..] {
+            header += &format!("{:>14}", format!("/{}", short(&s.label())));
+        }
+        println!("{}", header);
+        for (sc, metric) in rows() {
+            let mut line = format!("{:<31}", format!("{} {}", sc.title(), metric.unit()));
+            let ours = median(get(mode, Subject::Server(Server::Ours), sc), |m| {
+                metric.value(m)
+            });
+            for &s in &all {
+                let runs = get(mode, Subject::Server(s), sc);
+                let cell = match median(runs, |m| metric.value(m)) {
+                    Some((x, spread)) => {
+                        let throughput = matches!(metric, Metric::Rate | Metric::MiBs);
+                        if throughput && spread > max_spread.0 {
+                            max_spread = (
+                                spread,
+                                format!(
+                                    "{:?} / {} / {} {}",
+                                    mode,
+                                    s.label(),
+                                    sc.title(),
+                                    metric.unit()
+                                ),
+                            );
+                        }
+                        metric.format(x)
+                    }
+                    None => "FAILED".to_owned(),
+                };
+                line += &format!("{:>16}", cell);
+            }
+            for &s in &all[1..] {
+                let peer = median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
+                line += &format!("{:>14}", ratio_cell(metric, ours, peer));
+            }
+            println!("{}", line);
+        }
+        if o.clients {
+            println!();
+            println!("Clients, against the limit server:");
+            let mut header = format!("{:<31}", "scenario");
+            for c in &ClientLib::ALL {
+                header += &format!("{:>16}", c.label());
+            }
+            for c in &ClientLib::ALL[1..] {
+                header += &format!("{:>14}", format!("/{}", short(c.label())));
+            }
+            println!("{}", header);
+            for (sc, metric) in rows() {
+                let mut line = format!("{:<31}", format!("{} {}", sc.title(), metric.unit()));
+                let ours = median(get(mode, Subject::Client(ClientLib::Ours), sc), |m| {
+                    metric.value(m)
+                });
+                for &c in &ClientLib::ALL {
+                    let cell = match median(get(mode, Subject::Client(c), sc), |m| metric.value(m))
+                    {
+                        Some((x, _)) => metric.format(x),
+                        None => "FAILED".to_owned(),
+                    };
+                    line += &format!("{:>16}", cell);
+                }
+                for &c in &ClientLib::ALL[1..] {
+                    let peer = median(get(mode, Subject::Client(c), sc), |m| metric.value(m));
+                    line += &format!("{:>14}", ratio_cell(metric, ours, peer));
+                }
+                println!("{}", line);
+            }
+        }
+        let mut errors = Vec::new();
+        for (key, runs) in results.iter().filter(|((m, _, _), _)| *m == mode) {
+            if let Some(err) = first_error(Some(runs)) {
+                errors.push(format!(
+                    "  {:?} {}: {}",
+                    key.1,
+                    Scenario::ALL[(key.2).0].title(),
+                    err
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            println!();
+            println!("Failures:");
+            for e in errors {
+                println!("{}", e);
+            }
+        }
+    }
+    if o.modes.contains(&Mode::Same) {
+        print_targets(results);
+    }
+    if max_spread.0 > 0.0 {
+        println!();
+        println!(
+            "Largest spread of a throughput between rounds (max - min) / median: {:.0}% ({})",
+            max_spread.0 * 100.0,
+            max_spread.1
+        );
+    }
+}
+
+/// A column header for a ratio: the peers' names without their versions.
+pub fn short(label: &str) -> &str {
+    match label {
+        "rmp-rpc 0.3" | "msgpack-rpc 0.4" => label.split_whitespace().next().unwrap_or(label),
+        _ => label,
+    }
+}
+
+pub fn ratio_cell(metric: Metric, ours: Option<(f64, f64)>, peer: Option<(f64, f64)>) -> String {
+    match (ours, peer) {
+        (Some((o, _)), Some((p, _))) if o > 0.0 && p > 0.0 => format!("{:.2}", metric.ratio(o, p)),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The targets of issue 7, same-core mode.
+pub fn print_targets(results: &BTreeMap<Key, Runs>) {
+    let value = |who: Subject, sc: Scenario, metric: Metric| {
+        median(results.get(&(Mode::Same, who, ScenarioKey::of(sc))), |m| {
+            metric.value(m)
+        })
+        .map(|(x, _)| x)
+    };
+    let server = |s: Server, sc: Scenario| {
+        let metric = if sc == Scenario::Big {
+            Metric::MiBs
+        } else {
+            Metric::Rate
+        };
+        value(Subject::Server(s), sc, metric)
+    };
+    let check = |what: String, ours: Option<f64>, peer: Option<f64>, target: f64| match (ours, peer)
+    {
+        (Some(o), Some(p)) if p > 0.0 => {
+            let r = o / p;
+            println!(
+                "  {:<54} {:>5.2}   target >= {:<4}  {}",
+                what,
+                r,
+                target,
+                if r >= target { "met" } else { "MISSED" }
+            );
+        }
+        _ => println!(
+            "  {:<54} {:>5}   target >= {:<4}  no data",
+            what, "-", target
+        ),
+    };
+    println!();
+    println!("Targets (issue 7), same-core mode:");
+    let o = |sc| server(Server::Ours, sc);
+    check(
+        "pipelined: ours / rmp-rpc 0.3".into(),
+        o(Scenario::Pipelined),
+        server(Server::RmpRpc, Scenario::Pipelined),
+        1.5,
+    );
+    check(
+        "pipelined: ours / limit".into(),
+        o(Scenario::Pipelined),
+        server(Server::Limit, Scenario::Pipelined),
+        0.6,
+    );
+    check(
+        "16 conns: ours / rmp-rpc 0.3".into(),
+        o(Scenario::Connections),
+        server(Server::RmpRpc, Scenario::Connections),
+        1.1,
+    );
+    check(
+        "16 conns: ours / limit".into(),
+        o(Scenario::Connections),
+        server(Server::Limit, Scenario::Connections),
+        0.85,
+    );
+    check(
+        "sequential: ours / limit".into(),
+        o(Scenario::Sequential),
+        server(Server::Limit, Scenario::Sequential),
+        0.9,
+    );
+    if let (Some(r), Some(l)) = (
+        server(Server::RmpRpc, Scenario::Sequential),
+        server(Server::Limit, Scenario::Sequential),
+    ) {
+        println!(
+            "  {:<54} {:>5.2}   (for reference)",
+            "sequential: rmp-rpc 0.3 / limit",
+            r / l
+        );
+    }
+    check(
+        "1 MiB: ours / limit".into(),
+        o(Scenario::Big),
+        server(Server::Limit, Scenario::Big),
+        0.9,
+    );
+    for &sc in &Scenario::ALL {
+        let metric = if sc == Scenario::Big {
+            Metric::MiBs
+        } else {
+            Metric::Rate
+        };
+        check(
+            format!("client, {}: ours / rmp-rpc 0.3", sc.title()),
+            value(Subject::Client(ClientLib::Ours), sc, metric),
+            value(Subject::Client(ClientLib::RmpRpc), sc, metric),
+            1.0,
+        );
+    }
+}
