@@ -3,8 +3,8 @@
 //! `tests/peers/server.py` as a server for our client, each with pipelined requests
 //! answered out of order.
 //!
-//! The tests fail, with a message that says what to install, when `python3` or its
-//! `msgpack` package is missing.
+//! They run the `python3` found first on PATH. `./test.sh` puts one with msgpack there
+//! (a virtualenv under target/py); without it, the tests fail with a message that says so.
 
 mod common;
 
@@ -15,21 +15,23 @@ use std::time::Duration;
 
 use common::process::{require, KillOnDrop, Lines};
 use common::reactor::{recv_on, turn_for};
-use common::{run, ExampleServer, HANG};
+use common::{run, ExampleServer, HANG, TEST_COMMAND};
 use futures::future::{self, FutureResult};
 use rmp_rpc_demo::{CallError, Client, Service, Value};
 use tokio_core::reactor::Core;
 
-/// What to tell a developer whose machine lacks them.
-const INSTALL_PYTHON: &str =
-    "These interoperability tests need it: install Python 3 and PyPI's msgpack (`apt-get install -y python3 python3-pip && python3 -m pip install msgpack`)";
-
-/// Checks that `python3` can import `msgpack`; fails the test otherwise.
+/// Checks that `python3` can import `msgpack`; fails the test, naming the command that
+/// provides it, otherwise.
 fn require_python_msgpack() {
     require(
         "python3",
         &["-c", "import msgpack; print(msgpack.version)"],
-        INSTALL_PYTHON,
+        &format!(
+            "These tests need a python3 that can import PyPI's msgpack, first on PATH. \
+             Run the tests with `{}`: it creates one (a virtualenv in target/py) and puts it \
+             there.",
+            TEST_COMMAND
+        ),
     );
 }
 

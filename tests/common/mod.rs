@@ -42,3 +42,8 @@ pub use reactor::run;
 /// stops by itself, never a measurement: a passing run never comes near it, even in a
 /// debug build on a loaded machine.
 pub const HANG: Duration = Duration::from_secs(60);
+
+/// The project's test command (README.md, "Run the tests"). It installs what the
+/// interoperability tests need (Python's msgpack in a virtualenv under target/, Neovim
+/// through apt-get), so the messages of tests that find something missing name it.
+pub const TEST_COMMAND: &str = "./test.sh";
