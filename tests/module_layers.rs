@@ -7,9 +7,13 @@
 //! import. Comments, doc comments and string literals are ignored, so an intra-doc link
 //! to a module above is fine; so are `#[cfg(test)]` modules, which sit above the crate.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use common::process::TempDir;
 
 /// One module's use of another: `from` names `to` at `file:line`.
 #[derive(Debug, Clone)]
@@ -547,16 +551,13 @@ fn the_modules_of_src_import_each_other_without_a_cycle() {
 
 /// Writes `files` (path, text) under a fresh directory and returns its edges.
 fn edges_of(name: &str, files: &[(&str, &str)]) -> Vec<Edge> {
-    let dir = std::env::temp_dir().join(format!("module-layers-{}-{}", name, std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = TempDir::new(&format!("module-layers-{}", name));
     for (path, text) in files {
-        let file = dir.join(path);
+        let file = dir.path().join(path);
         fs::create_dir_all(file.parent().expect("a parent directory")).expect("create dir");
         fs::write(&file, text).expect("write file");
     }
-    let found = edges(&dir);
-    let _ = fs::remove_dir_all(&dir);
-    found
+    edges(dir.path())
 }
 
 #[test]
