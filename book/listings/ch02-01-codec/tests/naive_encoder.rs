@@ -1,3 +1,4 @@
+// ANCHOR: all
 //! The first encoder that comes to mind, and the message that makes it fail.
 
 use std::io;
@@ -35,3 +36,4 @@ fn naive_encoder_fails_once_the_buffer_is_full() {
     let err = naive_encode(notification_with(10_000), &mut dst).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::WriteZero);
 }
+// ANCHOR_END: all

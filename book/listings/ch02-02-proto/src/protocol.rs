@@ -5,8 +5,8 @@ use std::convert::TryFrom;
 use std::io;
 
 use bytes::BytesMut;
-// `Framed` and `AsyncRead::framed` moved to the tokio-codec crate and are deprecated
-// in tokio-io 0.1, but tokio-proto 0.1 is written against them.
+// `Framed` and `AsyncRead::framed` moved to the tokio-codec crate, and tokio-io 0.1.7
+// and later deprecate them; tokio-proto 0.1 is written against them.
 #[allow(deprecated)]
 use tokio_io::codec::Framed;
 use tokio_io::codec::{Decoder, Encoder};

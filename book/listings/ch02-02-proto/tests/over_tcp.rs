@@ -1,5 +1,5 @@
 // ANCHOR: all
-//! The protocol of chapter 2.2, driven by tokio-proto over a real TCP connection.
+//! The protocol, driven by tokio-proto over a real TCP connection.
 
 use std::io;
 use std::time::Duration;
@@ -43,6 +43,7 @@ impl Service for Adder {
 }
 // ANCHOR_END: service
 
+// ANCHOR: test
 fn add(a: i64, b: i64) -> Request {
     Request {
         // tokio-proto replaces it with an id of its own.
@@ -59,7 +60,6 @@ fn requests_sent_at_once_each_get_their_own_answer() {
     let listener = TcpListener::bind(&"127.0.0.1:0".parse().unwrap(), &handle).unwrap();
     let addr = listener.local_addr().unwrap();
 
-    // ANCHOR: wiring
     let server_handle = handle.clone();
     let server = listener.incoming().for_each(move |(socket, _)| {
         Proto.bind_server(&server_handle, socket, Adder);
@@ -78,7 +78,6 @@ fn requests_sent_at_once_each_get_their_own_answer() {
             ];
             future::join_all(calls)
         });
-    // ANCHOR_END: wiring
     let deadline = Timeout::new(Duration::from_secs(10), &handle).unwrap();
     let responses = match core.run(calls.select2(deadline)) {
         Ok(Either::A((responses, _))) => responses,
@@ -95,4 +94,5 @@ fn requests_sent_at_once_each_get_their_own_answer() {
         ]
     );
 }
+// ANCHOR_END: test
 // ANCHOR_END: all

@@ -1,4 +1,5 @@
-//! The server and the client of chapter 2.3 talking over 127.0.0.1.
+// ANCHOR: all
+//! The server API and the client, talking to each other over 127.0.0.1.
 
 use std::time::Duration;
 
@@ -50,3 +51,4 @@ fn the_client_gets_the_result_or_the_error_the_handler_chose() {
         (Ok(Value::from(42)), Err(Value::from("cannot div")))
     );
 }
+// ANCHOR_END: all

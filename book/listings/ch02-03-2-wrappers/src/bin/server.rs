@@ -34,7 +34,6 @@ impl Handler for Calculator {
 }
 // ANCHOR_END: calculator
 
-// ANCHOR: calculate
 /// `add` or `sub` of two 64-bit signed integers, or why not.
 fn calculate(method: &str, params: &[Value]) -> Result<i64, String> {
     let operation: fn(i64, i64) -> Option<i64> = match method {
@@ -51,7 +50,6 @@ fn calculate(method: &str, params: &[Value]) -> Result<i64, String> {
         _ => Err(format!("{} takes 2 params, not {}", method, params.len())),
     }
 }
-// ANCHOR_END: calculate
 
 // ANCHOR: main
 fn main() {
@@ -74,4 +72,27 @@ fn run(addr: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 // ANCHOR_END: main
+
+// ANCHOR: tests
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::Future;
+
+    #[test]
+    fn calculator_answers_with_a_result_or_an_error() {
+        let answer = |method: &str, a: i64, b: i64| {
+            Calculator
+                .handle_request(method, &[Value::from(a), Value::from(b)])
+                .wait()
+        };
+        assert_eq!(answer("add", 40, 2), Ok(Value::from(42)));
+        assert_eq!(answer("sub", 40, 2), Ok(Value::from(38)));
+        assert_eq!(
+            answer("mul", 6, 7),
+            Err(Value::from("unknown method \"mul\""))
+        );
+    }
+}
+// ANCHOR_END: tests
 // ANCHOR_END: all
