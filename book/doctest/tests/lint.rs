@@ -12,12 +12,16 @@
 //! - a code fence has no language (rustdoc would compile it as Rust);
 //! - a SUMMARY.md entry, a relative link or an image points to a missing file, or a link's
 //!   `#fragment` to a heading that does not exist;
-//! - a chapter is missing from SUMMARY.md or from the doctest crate's `src/lib.rs`.
+//! - a chapter is missing from SUMMARY.md or from the doctest crate's `src/lib.rs`;
+//! - and everything `book_layout` checks across files: anchors no chapter includes, part 3
+//!   showing the library's files, commit hashes, and each chapter's `## Complete code`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+mod book_layout;
 
 /// One thing wrong in the book's sources.
 #[derive(Debug, Clone, PartialEq)]
@@ -435,6 +439,8 @@ fn the_book_sources_pass_the_lint() {
             });
         }
     }
+    let root = fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).unwrap();
+    problems.extend(book_layout::Layout::repository(root).problems());
     for (line, target) in summary_entries(&summary) {
         if !src.join(&target).is_file() {
             problems.push(Problem {
