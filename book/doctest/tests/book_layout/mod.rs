@@ -12,12 +12,15 @@
 //!   the listing crates of `chNN-MM-*.md` are the folders `book/listings/chNN-MM-*`, the
 //!   last in sorted order is where the chapter ends, and the one sorted just before the
 //!   first of them is where the previous chapter ended. The section must include, whole,
-//!   every file of `src/`, `tests/` and `examples/` that is new or changed between the two,
-//!   the `Cargo.toml`'s `dependencies` anchor when it changed (after an inline
-//!   `[package]` that names the crate `minirpc`), and name every such file the reader must
-//!   delete. Other folders of a listing crate (`output/`, `book-checks/`) are the
-//!   repository's, not the reader's. A file a step leaves unchanged is best a symbolic
-//!   link to the step that last changed it: the comparison reads through links.
+//!   every file of `src/`, `tests/` and `examples/` that is new or changed between the two
+//!   (a file with anchors through one anchor around all of it, so that the reader sees no
+//!   ANCHOR lines), the `Cargo.toml`'s `dependencies` anchor when it changed (after an
+//!   inline `[package]` that names the crate `minirpc`), and name every file the reader
+//!   must delete on a line that says so ("Delete `src/bin/server.rs`."); and no listing
+//!   keeps a dependency table outside its `dependencies` anchor. Other folders of a
+//!   listing crate (`output/`, `book-checks/`) are the repository's, not the reader's. A
+//!   file a step leaves unchanged is best a symbolic link to the step that last changed
+//!   it: the comparison reads through links.
 //!
 //! While part 3 is being rewritten, its chapters that still use the old layout are
 //! exempt from the part-3 checks through [`PART3_OLD_LAYOUT`], and the anchors left
@@ -416,15 +419,22 @@ impl Layout {
             let kept = reader_files(&last_dir);
             for relative in reader_files(previous) {
                 let mention = format!("`{}`", relative.display());
-                if !kept.contains(&relative) && !section.text.contains(&mention) {
+                // Named on a line that says to delete it, not merely mentioned.
+                let told = section.text.lines().any(|line| {
+                    let lower = line.to_lowercase();
+                    line.contains(&mention)
+                        && (lower.contains("delete") || lower.contains("remove"))
+                });
+                if !kept.contains(&relative) && !told {
                     report(
                         section.line,
                         format!(
-                            "{} is in book/listings/{} and not in book/listings/{}: tell the reader to delete it in `{}`",
+                            "{} is in book/listings/{} and not in book/listings/{}: tell the reader to delete it in `{}`, on a line such as \"Delete {}.\"",
                             mention,
                             file_name(previous),
                             crates[last],
-                            COMPLETE_CODE
+                            COMPLETE_CODE,
+                            mention
                         ),
                     );
                 }
