@@ -52,6 +52,8 @@ pub const UNUSED_ANCHORS: &[(&str, &str)] = &[
     ("src/codec.rs", "encode_message"),
     ("src/codec.rs", "encoder"),
     ("src/config.rs", "max_idle_buffer"),
+    ("src/connection/transport.rs", "progress"),
+    ("src/connection/transport.rs", "read"),
     ("src/message.rs", "types"),
     ("src/message.rs", "decode"),
     ("src/message.rs", "encode"),
