@@ -1,17 +1,8 @@
-//! Chapter 3.0 of the book: the crate once the tokio-proto layer is gone.
+//! minirpc: MessagePack-RPC on the tokio 0.1 stack, one step at a time.
 //!
-//! The module tree is the one a reader has in their own crate at this step. The codec,
-//! the messages and the errors are the files of the chapter 2.1 listing, unchanged;
-//! `server` and `client` are empty, waiting for chapters 3.1 and 3.2.
+//! So far: the three messages, and a codec that cuts a byte stream into them. Part 3
+//! writes the server and the client by hand.
 
-// ANCHOR: modules
-#[path = "../../ch02-01-codec/src/codec.rs"]
 pub mod codec;
-#[path = "../../ch02-01-codec/src/errors.rs"]
 pub mod errors;
-#[path = "../../ch02-01-codec/src/message.rs"]
 pub mod message;
-
-pub mod client;
-pub mod server;
-// ANCHOR_END: modules

@@ -1,1 +1,0 @@
-//! The client: written by hand in chapter 3.2.

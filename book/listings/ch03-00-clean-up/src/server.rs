@@ -1,1 +1,0 @@
-//! The server: written by hand in chapter 3.1.

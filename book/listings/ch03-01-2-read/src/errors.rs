@@ -1,0 +1,1 @@
+../../ch02-01-codec/src/errors.rs

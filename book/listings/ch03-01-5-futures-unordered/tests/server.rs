@@ -1,0 +1,1 @@
+../../ch03-01-3-dispatch/tests/server.rs

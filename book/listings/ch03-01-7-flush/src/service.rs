@@ -1,0 +1,1 @@
+../../ch03-01-1-skeleton/src/service.rs

@@ -1,0 +1,1 @@
+../../ch03-01-5-futures-unordered/src/lib.rs

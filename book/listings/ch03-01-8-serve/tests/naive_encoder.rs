@@ -1,0 +1,1 @@
+../../ch02-01-codec/tests/naive_encoder.rs

@@ -1,0 +1,1 @@
+../../ch03-01-8-serve/tests/server.rs

@@ -1,0 +1,1 @@
+../../ch03-02-1-transport/src/transport.rs

@@ -1,0 +1,1 @@
+../../ch03-02-2-client/tests/client.rs

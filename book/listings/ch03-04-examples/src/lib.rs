@@ -1,0 +1,1 @@
+../../ch03-03-both-ways/src/lib.rs

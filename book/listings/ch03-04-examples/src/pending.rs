@@ -1,0 +1,1 @@
+../../ch03-02-3-ids/src/pending.rs

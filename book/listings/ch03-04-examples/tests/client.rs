@@ -1,0 +1,1 @@
+../../ch03-03-both-ways/tests/client.rs
