@@ -9,7 +9,8 @@
 # 2. Neovim, which tests/neovim.rs needs: when `nvim` is missing, installed with apt-get if
 #    this runs as root; otherwise the script stops and names the command to run.
 # 3. Every test: `cargo test --workspace` (the library, its examples, the book's code and
-#    its lint), then the rmp-rpc 0.3 interop crate, which is a workspace of its own.
+#    its lint), then the rmp-rpc 0.3 interop crate and the last listing crate of the
+#    book's part 3, each a workspace of its own.
 #
 # A script rather than a `cargo xtask`: all it does is run other programs (python3, pip,
 # apt-get, cargo), which a shell says most plainly, and it needs nothing compiled before
@@ -84,4 +85,6 @@ say "cargo test --workspace"
 cargo test --workspace
 say "cargo test --manifest-path interop/rmp-rpc/Cargo.toml"
 cargo test --manifest-path interop/rmp-rpc/Cargo.toml
+say "cargo test --manifest-path book/listings/ch03-04-examples/Cargo.toml"
+cargo test --manifest-path book/listings/ch03-04-examples/Cargo.toml
 say "every test passed"
