@@ -131,8 +131,9 @@ impl<S: Service> Future for Connection<S> {
         if self.peer_closed && self.requests.is_empty() && flushed {
             return Ok(Async::Ready(()));
         }
-        // Each step above stopped at a `NotReady` that registered our task, or has
-        // nothing left to wait for.
+        // Not done, so something is still to come, and what we wait for registered our
+        // task when it said `NotReady`: the socket (bytes to read, room to write), or a
+        // running handler.
         Ok(Async::NotReady)
     }
 }
