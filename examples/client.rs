@@ -36,8 +36,8 @@ struct PongHandler {
 }
 
 impl Service for PongHandler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 

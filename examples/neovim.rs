@@ -51,8 +51,8 @@ struct Events {
 }
 
 impl Service for Events {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 

@@ -43,8 +43,8 @@ struct Calculator {
 }
 
 impl Service for Calculator {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = Reply;
     type NotificationFuture = FutureResult<(), ()>;
 

@@ -7,6 +7,7 @@
 //! with. The handle and the future of each call live in a module of their own, below the
 //! services that also receive one.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,11 +19,11 @@ use tokio_core::reactor::Handle;
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use crate::connection::Duplex;
-use crate::service::{NoHandler, Service, ServiceBuilder};
+use crate::service::{NoHandler, ServiceBuilder};
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
-pub use crate::peer::{Client, Response};
+pub use crate::peer::{Client, ResponseFuture};
 
 /// The future returned by [`Client::connect`] and [`ClientBuilder::connect`].
 pub type Connect = Box<dyn Future<Item = Client, Error = io::Error>>;
@@ -54,19 +55,24 @@ impl Client {
 }
 
 /// Configures a [`Client`] before it connects.
+#[derive(Clone)]
 pub struct ClientBuilder<B> {
     handler: B,
     config: Config,
     timeout: Option<Duration>,
 }
 
-impl<B> ClientBuilder<B>
-where
-    B: ServiceBuilder + 'static,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
-{
+impl<B> fmt::Debug for ClientBuilder<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("handler", &std::any::type_name::<B>())
+            .field("config", &self.config)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<B: ServiceBuilder> ClientBuilder<B> {
     /// Handles the requests and notifications the peer sends, with the service `handler`
     /// builds. Without one, requests get an error response and notifications are dropped.
     pub fn handler<H: ServiceBuilder>(self, handler: H) -> ClientBuilder<H> {
@@ -85,6 +91,8 @@ where
 
     /// Every request made through the client times out after `timeout`
     /// (see [`Client::with_timeout`] to choose per handle).
+    ///
+    /// Poll the futures of its requests on the reactor's thread: see [`Client::request`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

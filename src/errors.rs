@@ -17,7 +17,7 @@ use rmpv::Value;
 /// The codec skips such values (they are complete, so the stream stays in sync), except
 /// for a malformed *request* whose msgid can still be read: that one is handed to the
 /// connection, which answers it with an error response so that the caller does not hang.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum InvalidMessage {
     /// The value is not an array (every message is an array).
     NotAnArray,
@@ -74,12 +74,16 @@ impl fmt::Display for InvalidMessage {
 
 impl Error for InvalidMessage {}
 
-/// Why [`Message::decode`](crate::message::Message::decode) could not produce a message.
+/// Why [`Message::from_bytes`](crate::message::Message::from_bytes) could not produce a
+/// message.
 #[derive(Debug)]
 pub enum DecodeError {
-    /// The reader ended, or failed, before a whole value was read.
-    Io(io::Error),
-    /// A whole MessagePack value was read, but it is not a valid message.
+    /// The bytes end before the value does.
+    Truncated,
+    /// The bytes are not MessagePack, or the message breaks one of the default
+    /// [`Limits`](crate::codec::Limits).
+    Corrupt(CodecError),
+    /// A whole MessagePack value, but not a valid message.
     Invalid {
         /// The msgid, when the value is a request whose msgid could be read: the peer
         /// is waiting for an answer to this id.
@@ -87,12 +91,21 @@ pub enum DecodeError {
         /// What is wrong with the value.
         reason: InvalidMessage,
     },
+    /// A whole message, followed by bytes that are not part of it.
+    TrailingBytes {
+        /// How many bytes follow the message.
+        count: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            DecodeError::Io(ref err) => write!(f, "could not read a MessagePack value: {}", err),
+            DecodeError::Truncated => write!(
+                f,
+                "the bytes end in the middle of a MessagePack value: pass the whole message"
+            ),
+            DecodeError::Corrupt(ref err) => write!(f, "cannot decode a message: {}", err),
             DecodeError::Invalid {
                 request_id: Some(id),
                 ref reason,
@@ -101,6 +114,11 @@ impl fmt::Display for DecodeError {
                 request_id: None,
                 ref reason,
             } => write!(f, "invalid message: {}", reason),
+            DecodeError::TrailingBytes { count } => write!(
+                f,
+                "{} bytes follow the message: to read a stream of messages, use the Codec",
+                count
+            ),
         }
     }
 }
@@ -108,17 +126,9 @@ impl fmt::Display for DecodeError {
 impl Error for DecodeError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match *self {
-            DecodeError::Io(ref err) => Some(err),
+            DecodeError::Corrupt(ref err) => Some(err),
             DecodeError::Invalid { ref reason, .. } => Some(reason),
-        }
-    }
-}
-
-impl From<rmpv::decode::Error> for DecodeError {
-    fn from(err: rmpv::decode::Error) -> Self {
-        match err {
-            rmpv::decode::Error::InvalidMarkerRead(err)
-            | rmpv::decode::Error::InvalidDataRead(err) => DecodeError::Io(err),
+            DecodeError::Truncated | DecodeError::TrailingBytes { .. } => None,
         }
     }
 }
@@ -237,6 +247,16 @@ impl fmt::Display for ClosedReason {
     }
 }
 
+impl Error for ClosedReason {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match *self {
+            ClosedReason::Io(ref err) => Some(&**err),
+            ClosedReason::Protocol(ref err) => Some(&**err),
+            ClosedReason::PeerClosed | ClosedReason::ShutDown => None,
+        }
+    }
+}
+
 // ANCHOR: call_error
 /// Why a request made with [`Client::request`](crate::client::Client::request) has no result.
 #[derive(Debug, Clone)]
@@ -248,7 +268,8 @@ pub enum CallError {
     /// The connection ended before the answer came, or was already closed.
     ConnectionClosed(ClosedReason),
     /// A timeout was set, but the request future was polled outside the reactor thread
-    /// that drives the connection, where no timer can be armed.
+    /// that drives the connection, where no timer can be armed: poll it from a task that
+    /// `Core::run` runs (see [`Client::request`](crate::client::Client::request)).
     NoReactor,
     /// The call was never sent: it cannot be encoded, or it nests deeper than
     /// [`Config::max_outgoing_depth`](crate::Config::max_outgoing_depth) allows.
@@ -277,4 +298,55 @@ impl fmt::Display for CallError {
     }
 }
 
-impl Error for CallError {}
+impl Error for CallError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match *self {
+            CallError::ConnectionClosed(ref reason) => Some(reason),
+            CallError::Remote(_)
+            | CallError::Timeout(_)
+            | CallError::NoReactor
+            | CallError::Unsendable(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_a_send_sync_static_std_error() {
+        fn check<E: Error + Send + Sync + 'static>() {}
+        check::<InvalidMessage>();
+        check::<DecodeError>();
+        check::<CodecError>();
+        check::<ClosedReason>();
+        check::<CallError>();
+    }
+
+    #[test]
+    fn a_call_that_lost_its_connection_leads_to_the_io_error_through_source() {
+        let io = io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer");
+        let err = CallError::ConnectionClosed(ClosedReason::Io(Arc::new(io)));
+        let reason = err.source().expect("the reason the connection closed");
+        assert_eq!(reason.to_string(), "the connection failed: reset by peer");
+        let cause = reason.source().expect("the I/O error");
+        let cause = cause.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(cause.kind(), io::ErrorKind::ConnectionReset);
+        assert!(cause.source().is_none());
+    }
+
+    #[test]
+    fn a_protocol_error_leads_to_the_codec_error_and_remote_errors_have_no_source() {
+        let reason = ClosedReason::Protocol(Arc::new(CodecError::TooDeep { limit: 64 }));
+        let cause = reason.source().expect("the codec error");
+        assert!(matches!(
+            cause.downcast_ref::<CodecError>(),
+            Some(CodecError::TooDeep { limit: 64 })
+        ));
+        assert!(CallError::Remote(Value::from("no")).source().is_none());
+        assert!(CallError::Timeout(Duration::from_secs(1))
+            .source()
+            .is_none());
+    }
+}

@@ -15,18 +15,18 @@
 //! The modules follow the data, one layer each, bottom to top (no module imports one
 //! above it; `tests/module_layers.rs` checks it):
 //!
-//! - [`Config`] and [`Limits`](codec::Limits): the settings, below everything that reads
-//!   them;
+//! - [`errors`], and the settings [`Config`] and [`Limits`]: below everything;
 //! - [`message`]: the three messages, decoded strictly and encoded;
 //! - [`codec`]: frames messages on a byte stream, refusing hostile input;
 //! - [`Client`]: the handle to a connection's peer, to send it requests and
 //!   notifications; both sides have one;
 //! - [`service`]: what you implement to handle incoming requests and notifications;
-//! - `connection`: one future per connection that reads, dispatches, writes (private);
+//! - [`ShutdownHandle`]: the signal that drains servers and connections;
+//! - `connection` (private): one future per connection, in two halves, the transport
+//!   (bytes in and out) and the dispatch (handlers and calls);
 //! - [`server`] and [`client`]: start connections (through one private `spawn` module),
 //!   the server for each socket it accepts, the client for the one it connects;
-//! - [`neovim`]: helpers for the most common peer;
-//! - [`errors`]: every error, by domain.
+//! - [`neovim`]: helpers for the most common peer.
 //!
 //! A server answers with a [`Service`], one per connection:
 //!
@@ -37,8 +37,8 @@
 //! struct Echo;
 //!
 //! impl Service for Echo {
-//!     type T = Value;
-//!     type E = Value;
+//!     type Output = Value;
+//!     type Error = Value;
 //!     type RequestFuture = FutureResult<Value, Value>;
 //!     type NotificationFuture = FutureResult<(), ()>;
 //!
@@ -76,7 +76,8 @@
 //! authentication, and the tokio 0.2+ / futures 0.3 ecosystem (the book's appendix shows
 //! how the same design carries over).
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod client;
 pub mod codec;
@@ -92,12 +93,14 @@ mod pending;
 mod scan;
 pub mod server;
 pub mod service;
+mod shutdown;
 mod slice;
 mod spawn;
 
-pub use crate::client::{Client, ClientBuilder, Config, Response};
+pub use crate::client::{Client, ClientBuilder, Config, ResponseFuture};
+pub use crate::codec::Limits;
 pub use crate::errors::{CallError, ClosedReason};
-pub use crate::server::{serve, serve_connection, Server, ShutdownHandle};
+pub use crate::server::{serve, Server, ServerBuilder, ShutdownHandle};
 pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;
 

@@ -12,17 +12,16 @@
 
 use std::borrow::Cow;
 use std::convert::TryFrom;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
-use rmp::decode::ValueReadError;
-use rmpv::decode::read_value;
 use rmpv::Value;
 
 use crate::config::Limits;
 use crate::encode::{
     write_array_len, write_str, write_uint, write_value, write_value_moving, PayloadSink,
 };
-use crate::errors::{DecodeError, InvalidMessage};
+use crate::errors::{CodecError, DecodeError, InvalidMessage};
+use crate::scan::Scanner;
 use crate::slice::{SliceError, SliceReader};
 
 /// The type tag of a request, the first item of its array.
@@ -76,29 +75,47 @@ pub struct Notification {
 
 impl Message {
     // ANCHOR: decode
-    /// Reads exactly one MessagePack value from `rd` and checks that it is a valid message.
+    /// Decodes the one message that `bytes` holds, checking it as the
+    /// [`Codec`](crate::codec::Codec) checks what a peer sends (within the default
+    /// [`Limits`]), so it is safe on any bytes.
     ///
-    /// The whole value is consumed even when it is not a valid message, so the next
-    /// call starts at the next value. The check is strict: a request or response must
-    /// be an array of exactly 4 items, a notification of exactly 3; the type must be 0,
-    /// 1 or 2; the msgid must be an unsigned integer below 2^32 (it is never truncated);
-    /// the method must be a UTF-8 string; the params must be an array.
-    ///
-    /// This function trusts `rd` to hold a reasonably shaped value: `rmpv` decodes
-    /// recursively, so a deeply nested value can exhaust the stack. The
-    /// [`Codec`](crate::codec::Codec) checks the depth and size of each value before
-    /// calling it; use the codec for bytes that come from a peer.
-    pub fn decode<R: Read>(rd: &mut R) -> Result<Message, DecodeError> {
-        match decode_from(&mut ReadSource(rd))? {
+    /// The check is strict: a request or response must be an array of exactly 4 items,
+    /// a notification of exactly 3; the type must be 0, 1 or 2; the msgid must be an
+    /// unsigned integer below 2^32 (it is never truncated); the method must be a UTF-8
+    /// string; the params must be an array. `bytes` must hold exactly one message: to
+    /// read a stream of them, use the codec.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Message, DecodeError> {
+        let limits = Limits::default();
+        let Decoded { message, len } = match Message::decode_slice(bytes, &limits) {
+            Ok(decoded) => decoded,
+            Err(SliceError::Corrupt(err)) => return Err(DecodeError::Corrupt(err)),
+            // Cut short, or longer than the size limit allows: the scanner, which
+            // looks at the declared lengths, tells which.
+            Err(SliceError::Incomplete) => {
+                return Err(match Scanner::default().scan(bytes, &limits) {
+                    Ok(None) => DecodeError::Truncated,
+                    Err(err) => DecodeError::Corrupt(err),
+                    Ok(Some(_)) => DecodeError::Corrupt(CodecError::Io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the decoder ran short of a value the scanner found whole",
+                    ))),
+                });
+            }
+        };
+        if len < bytes.len() {
+            return Err(DecodeError::TrailingBytes {
+                count: bytes.len() - len,
+            });
+        }
+        match message {
             Ok(frame) => Ok(frame.into_message()),
             Err(Invalid { request_id, reason }) => Err(DecodeError::Invalid { request_id, reason }),
         }
     }
 
-    /// The same as [`decode`](Message::decode), for the value at the start of `bytes`,
-    /// checking `limits` while it builds values: one pass both checks and decodes. It
-    /// indexes the slice instead of going through `Read`, which is several times faster,
-    /// and the method name of what it decodes still points into `bytes`.
+    /// Decodes the value at the start of `bytes` and checks that it is a valid message,
+    /// checking `limits` while it builds values: one pass both checks and decodes. The
+    /// method name of what it decodes still points into `bytes`.
     pub(crate) fn decode_slice<'a>(
         bytes: &'a [u8],
         limits: &Limits,
@@ -275,99 +292,11 @@ impl Frame<'_> {
 }
 
 /// What reading one value as a message gives. The outer `Result` says whether a whole
-/// value could be read from the source; the inner one, whether that value is a message.
-type Outcome<'a, E> = Result<Result<Frame<'a>, Invalid>, E>;
-
-/// Where the message decoder takes its values from: a `Read`, or a slice. `'a` is how
-/// long the strings it returns may borrow from it.
-trait Source<'a> {
-    /// Why a whole value could not be read.
-    type Error;
-    /// If the next value is an array, reads its header and returns its length;
-    /// otherwise reads the whole value and returns `None`.
-    fn array_len(&mut self) -> Result<Option<u32>, Self::Error>;
-    /// Reads one whole value.
-    fn value(&mut self) -> Result<Value, Self::Error>;
-
-    // The message's own fields: a source can read them without building a `Value`.
-
-    /// Reads one value; returns it if it is an unsigned integer.
-    fn uint(&mut self) -> Result<Option<u64>, Self::Error> {
-        Ok(self.value()?.as_u64())
-    }
-    /// Reads one value; returns it if it is a UTF-8 string.
-    fn string(&mut self) -> Result<Option<Cow<'a, str>>, Self::Error> {
-        Ok(match self.value()? {
-            Value::String(s) => s.into_str().map(Cow::Owned),
-            _ => None,
-        })
-    }
-    /// Reads one value; returns its items if it is an array.
-    fn array(&mut self) -> Result<Option<Vec<Value>>, Self::Error> {
-        Ok(match self.value()? {
-            Value::Array(items) => Some(items),
-            _ => None,
-        })
-    }
-}
-
-/// Values through `std::io::Read`, decoded by rmpv.
-struct ReadSource<'r, R>(&'r mut R);
-
-impl<R: Read> Source<'static> for ReadSource<'_, R> {
-    type Error = DecodeError;
-
-    fn array_len(&mut self) -> Result<Option<u32>, DecodeError> {
-        match rmp::decode::read_array_len(self.0) {
-            Ok(len) => Ok(Some(len)),
-            Err(ValueReadError::TypeMismatch(marker)) => {
-                // Not an array: read the rest of that value so the stream stays in sync.
-                let first = [marker.to_u8()];
-                read_value(&mut (&first[..]).chain(&mut *self.0))?;
-                Ok(None)
-            }
-            Err(ValueReadError::InvalidMarkerRead(err))
-            | Err(ValueReadError::InvalidDataRead(err)) => Err(DecodeError::Io(err)),
-        }
-    }
-
-    fn value(&mut self) -> Result<Value, DecodeError> {
-        Ok(read_value(self.0)?)
-    }
-}
-
-/// Values built from a slice, checking the limits as it goes.
-impl<'a> Source<'a> for SliceReader<'a> {
-    type Error = SliceError;
-
-    #[inline]
-    fn array_len(&mut self) -> Result<Option<u32>, SliceError> {
-        SliceReader::array_len(self)
-    }
-
-    #[inline]
-    fn value(&mut self) -> Result<Value, SliceError> {
-        SliceReader::value(self)
-    }
-
-    #[inline]
-    fn uint(&mut self) -> Result<Option<u64>, SliceError> {
-        SliceReader::uint(self)
-    }
-
-    #[inline]
-    fn string(&mut self) -> Result<Option<Cow<'a, str>>, SliceError> {
-        Ok(SliceReader::string(self)?.map(Cow::Borrowed))
-    }
-
-    #[inline]
-    fn array(&mut self) -> Result<Option<Vec<Value>>, SliceError> {
-        SliceReader::array(self)
-    }
-}
+/// value could be read from the slice; the inner one, whether that value is a message.
+type Outcome<'a> = Result<Result<Frame<'a>, Invalid>, SliceError>;
 
 /// Reads one whole value from `src` and checks that it is a valid message.
-fn decode_from<'a, S: Source<'a>>(src: &mut S) -> Outcome<'a, S::Error> {
+fn decode_from<'a>(src: &mut SliceReader<'a>) -> Outcome<'a> {
     let len = match src.array_len()? {
         Some(len) => len,
         None => return invalid(None, InvalidMessage::NotAnArray),
@@ -387,24 +316,24 @@ fn decode_from<'a, S: Source<'a>>(src: &mut S) -> Outcome<'a, S::Error> {
 }
 
 /// A whole value that is not a message.
-fn invalid<'a, E>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<'a, E> {
+fn invalid<'a>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<'a> {
     Ok(Err(Invalid { request_id, reason }))
 }
 
 /// Reads and drops `count` values, so that an invalid array is consumed whole.
-fn skip<'a, S: Source<'a>>(src: &mut S, count: u32) -> Result<(), S::Error> {
+fn skip(src: &mut SliceReader<'_>, count: u32) -> Result<(), SliceError> {
     for _ in 0..count {
         src.value()?;
     }
     Ok(())
 }
 
-fn read_msgid<'a, S: Source<'a>>(src: &mut S) -> Result<Option<u32>, S::Error> {
+fn read_msgid(src: &mut SliceReader<'_>) -> Result<Option<u32>, SliceError> {
     Ok(src.uint()?.and_then(|id| u32::try_from(id).ok()))
 }
 
 /// `[0, msgid, method, params]`, the type already read.
-fn decode_request<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
+fn decode_request<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
     if len < 2 {
         return invalid(None, wrong_length("request", 4, len));
     }
@@ -419,7 +348,7 @@ fn decode_request<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Er
         skip(src, len - 2)?;
         return invalid(Some(id), wrong_length("request", 4, len));
     }
-    let method = src.string()?;
+    let method = src.string()?.map(Cow::Borrowed);
     let params = src.array()?;
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
@@ -429,7 +358,7 @@ fn decode_request<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Er
 }
 
 /// `[1, msgid, error, result]`, the type already read.
-fn decode_response<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
+fn decode_response<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
     if len != 4 {
         skip(src, len - 1)?;
         return invalid(None, wrong_length("response", 4, len));
@@ -449,12 +378,12 @@ fn decode_response<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::E
 }
 
 /// `[2, method, params]`, the type already read.
-fn decode_notification<'a, S: Source<'a>>(src: &mut S, len: u32) -> Outcome<'a, S::Error> {
+fn decode_notification<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
     if len != 3 {
         skip(src, len - 1)?;
         return invalid(None, wrong_length("notification", 3, len));
     }
-    let method = src.string()?;
+    let method = src.string()?.map(Cow::Borrowed);
     let params = src.array()?;
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Notification { method, params })),

@@ -12,13 +12,14 @@
 //!   only the answer to the innermost one: [`ReverseOrder`] releases answers that way.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
 
 use futures::task::{self, Task};
 use futures::{Async, Future, Poll};
 use rmpv::Value;
 
-use crate::peer::{Client, Response};
+use crate::peer::{Client, ResponseFuture};
 
 /// The deepest message Neovim 0.7 accepts: deeper ones make it abort.
 pub const MAX_DEPTH: usize = 32;
@@ -137,7 +138,7 @@ pub struct InReverseOrder<F: Future> {
     /// Neovim has returned from every answer released before this count.
     synced: u64,
     /// The round trip in flight, and the release count it will vouch for.
-    round_trip: Option<(u64, Response)>,
+    round_trip: Option<(u64, ResponseFuture)>,
 }
 
 impl<F: Future> Future for InReverseOrder<F> {
@@ -194,3 +195,25 @@ impl<F: Future> Drop for InReverseOrder<F> {
     }
 }
 // ANCHOR_END: reverse_order
+
+impl fmt::Debug for ReverseOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("ReverseOrder");
+        // Never borrowed across a call that could format it; still, never panic here.
+        if let Ok(stack) = self.stack.try_borrow() {
+            out.field("open_requests", &stack.open.len())
+                .field("released", &stack.released);
+        }
+        out.field("round_trips", &self.peer.is_some()).finish()
+    }
+}
+
+impl<F: Future> fmt::Debug for InReverseOrder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InReverseOrder")
+            .field("ticket", &self.ticket)
+            .field("answered", &self.result.is_some())
+            .field("round_trip", &self.round_trip.is_some())
+            .finish()
+    }
+}

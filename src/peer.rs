@@ -2,7 +2,7 @@
 //!
 //! A [`Client`] is a sender into the connection's queue of outgoing messages plus the
 //! connection's map of requests in flight. [`Client::request`] registers the request
-//! (which picks its msgid), queues it and returns a [`Response`] future that resolves
+//! (which picks its msgid), queues it and returns a [`ResponseFuture`] that resolves
 //! when the connection routes the answer back. Both sides hold one: the user of a client
 //! connection, and the service of every connection (to call its peer back). This module
 //! sits below [`service`](crate::service), which hands it to services, and below
@@ -25,9 +25,12 @@ use crate::pending::{Answer, Pending};
 /// A handle to a MessagePack-RPC connection, to send requests and notifications.
 ///
 /// Clone it freely (clones share the connection) and use it from any task on the
-/// reactor. The connection closes once every handle made by [`Client::connect`] or
-/// [`ClientBuilder`](crate::client::ClientBuilder) is dropped and every request in flight has been answered. The handle
-/// a [`ServiceBuilder`](crate::service::ServiceBuilder) receives does not keep its connection open.
+/// reactor; it is `Send`, so other threads can send requests and notifications too (but
+/// see [`Client::request`] for requests with a timeout). The connection closes once every
+/// handle made by [`Client::connect`] or [`ClientBuilder`](crate::client::ClientBuilder)
+/// is dropped and every request in flight has been answered. The handle a
+/// [`ServiceBuilder`](crate::service::ServiceBuilder) receives does not keep its
+/// connection open.
 #[derive(Clone)]
 pub struct Client {
     /// Queues messages for the connection to write.
@@ -47,7 +50,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("pending_requests", &self.pending_requests())
-            .field("closed", &self.closed())
+            .field("closed_reason", &self.closed_reason())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -91,13 +94,22 @@ impl Client {
     ///
     /// The request is queued at once, even if the future is never polled. Dropping the
     /// future before the answer forgets the request: the answer is ignored when it comes.
-    pub fn request(&self, method: &str, params: Vec<Value>) -> Response {
+    /// Without a timeout ([`Client::with_timeout`], [`ClientBuilder::timeout`]), the
+    /// future waits as long as the connection lives.
+    ///
+    /// **With a timeout, poll the future on the reactor's thread**, from a task that
+    /// `Core::run` runs (the timer needs that reactor). Polled anywhere else, for instance
+    /// with `wait()` on another thread, it fails with [`CallError::NoReactor`] instead of
+    /// timing out. Without a timeout it can be polled from any thread.
+    ///
+    /// [`ClientBuilder::timeout`]: crate::client::ClientBuilder::timeout
+    pub fn request(&self, method: &str, params: Vec<Value>) -> ResponseFuture {
         if let Err(err) = self.check_depth(&params) {
-            return Response::failed(err);
+            return ResponseFuture::failed(err);
         }
         let (id, answer) = match self.pending.register() {
             Ok(registered) => registered,
-            Err(reason) => return Response::failed(CallError::ConnectionClosed(reason)),
+            Err(reason) => return ResponseFuture::failed(CallError::ConnectionClosed(reason)),
         };
         let msg = Message::Request(Request {
             id,
@@ -106,7 +118,7 @@ impl Client {
         });
         if self.sender.unbounded_send(msg).is_err() {
             self.pending.cancel(id);
-            return Response::failed(CallError::ConnectionClosed(self.closed_reason()));
+            return ResponseFuture::failed(CallError::ConnectionClosed(self.reason_or_shut_down()));
         }
         let timeout = self.timeout.map(|after| RequestTimer {
             after,
@@ -114,7 +126,7 @@ impl Client {
             timer: None,
             remote: self.remote.clone(),
         });
-        Response {
+        ResponseFuture {
             state: State::Waiting {
                 id,
                 answer,
@@ -138,11 +150,13 @@ impl Client {
         });
         self.sender
             .unbounded_send(msg)
-            .map_err(|_| CallError::ConnectionClosed(self.closed_reason()))
+            .map_err(|_| CallError::ConnectionClosed(self.reason_or_shut_down()))
     }
     // ANCHOR_END: notify
 
     /// A handle to the same connection whose requests time out after `timeout`.
+    ///
+    /// Poll the futures of its requests on the reactor's thread: see [`Client::request`].
     pub fn with_timeout(&self, timeout: Duration) -> Client {
         Client {
             timeout: Some(timeout),
@@ -155,8 +169,10 @@ impl Client {
         self.pending.len()
     }
 
-    /// Why the connection ended, once it has.
-    pub fn closed(&self) -> Option<ClosedReason> {
+    /// Why the connection takes no more calls, once it does not: it has ended, or it is
+    /// draining for a shutdown (finishing the peer's requests, its own calls already
+    /// failed). `None` while calls can be made.
+    pub fn closed_reason(&self) -> Option<ClosedReason> {
         self.pending.closed()
     }
 
@@ -177,15 +193,16 @@ impl Client {
         Ok(())
     }
 
-    fn closed_reason(&self) -> ClosedReason {
+    /// Why a message could not be queued: the channel only closes with the connection.
+    fn reason_or_shut_down(&self) -> ClosedReason {
         self.pending.closed().unwrap_or(ClosedReason::ShutDown)
     }
 }
 
 // ANCHOR: response
-/// The answer to a request: see [`Client::request`].
+/// The answer to a request, as a future: see [`Client::request`].
 #[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
-pub struct Response {
+pub struct ResponseFuture {
     state: State,
 }
 
@@ -202,6 +219,22 @@ enum State {
     Done,
 }
 // ANCHOR_END: response
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("ResponseFuture");
+        match self.state {
+            State::Waiting {
+                id, ref timeout, ..
+            } => out
+                .field("msgid", &id)
+                .field("timeout", &timeout.as_ref().map(|t| t.after)),
+            State::Failed(ref err) => out.field("failed", err),
+            State::Done => out.field("done", &true),
+        };
+        out.finish()
+    }
+}
 
 // ANCHOR: request_timer
 struct RequestTimer {
@@ -229,16 +262,16 @@ impl RequestTimer {
 }
 // ANCHOR_END: request_timer
 
-impl Response {
+impl ResponseFuture {
     fn failed(err: CallError) -> Self {
-        Response {
+        ResponseFuture {
             state: State::Failed(err),
         }
     }
 }
 
 // ANCHOR: response_poll
-impl Future for Response {
+impl Future for ResponseFuture {
     type Item = Value;
     type Error = CallError;
 
@@ -274,7 +307,7 @@ impl Future for Response {
             // Polling a completed future breaks the futures 0.1 contract: a bug in the
             // caller's code, never something a peer can cause (futures' own combinators
             // panic the same way).
-            State::Done => panic!("Response polled after it completed"),
+            State::Done => panic!("ResponseFuture polled after it completed"),
         };
         self.state = State::Done;
         outcome.map(Async::Ready)
@@ -283,7 +316,7 @@ impl Future for Response {
 // ANCHOR_END: response_poll
 
 // ANCHOR: response_drop
-impl Drop for Response {
+impl Drop for ResponseFuture {
     fn drop(&mut self) {
         if let State::Waiting {
             id, ref pending, ..

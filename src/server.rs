@@ -3,8 +3,10 @@
 //! [`serve`] is the one-liner that blocks, as in the tutorial. [`Server`] is the same
 //! thing as a future, to run on a reactor you already have, with a [`ShutdownHandle`]
 //! to stop it gracefully: stop accepting, let the running handlers finish within a
-//! grace period, send their responses, close.
+//! grace period, send their responses, close. [`ServerBuilder`] is the one place for a
+//! server's settings; it also serves a single connection over any transport.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,12 +18,14 @@ use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::{Duplex, ShutdownSignal};
+use crate::connection::Duplex;
 use crate::peer::Client;
-use crate::service::{Service, ServiceBuilder};
+use crate::service::ServiceBuilder;
+use crate::shutdown::ShutdownSignal;
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
+pub use crate::shutdown::ShutdownHandle;
 
 /// After a failed `accept` (typically: out of file descriptors), wait this long before
 /// trying again, instead of spinning on the same error.
@@ -32,13 +36,7 @@ const ACCEPT_BUDGET: usize = 64;
 // ANCHOR: serve
 /// Listens on `addr` and serves every connection with a service from `builder`, on a
 /// new reactor, forever. Returns only if the reactor or the listener cannot be set up.
-pub fn serve<B>(addr: &SocketAddr, builder: B) -> io::Result<()>
-where
-    B: ServiceBuilder + 'static,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
-{
+pub fn serve<B: ServiceBuilder>(addr: &SocketAddr, builder: B) -> io::Result<()> {
     let mut core = Core::new()?;
     let server = Server::bind(addr, builder, &core.handle())?;
     // The server future only ends after a shutdown, and nobody holds its handle here.
@@ -47,24 +45,89 @@ where
 }
 // ANCHOR_END: serve
 
-// ANCHOR: serve_connection
-/// Serves one already connected transport (a Unix socket, an in-memory pipe...) with a
-/// service from `builder`, on the reactor of `handle`.
-///
-/// Returns the handle that the service also received: use it to send requests or
-/// notifications to the peer, or to see when the connection has closed
-/// ([`Client::closed`]). It does not keep the connection open.
-pub fn serve_connection<T, B>(transport: T, builder: &B, config: Config, handle: &Handle) -> Client
-where
-    T: AsyncRead + AsyncWrite + 'static,
-    B: ServiceBuilder,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
-{
-    spawn_connection(Duplex(transport), builder, config, None, None, handle)
+// ANCHOR: server_builder
+/// A server's settings: the configuration of its connections and the shutdown signal
+/// they listen to. Made by [`Server::builder`]; [`bind`](ServerBuilder::bind) starts a
+/// TCP server, [`serve_connection`](ServerBuilder::serve_connection) serves one
+/// connection over any transport with the same settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerBuilder {
+    config: Config,
+    /// The signal to listen to; `None` until one is given, then a server makes its own.
+    shutdown: Option<ShutdownHandle>,
 }
-// ANCHOR_END: serve_connection
+
+impl ServerBuilder {
+    /// Every connection uses `config` (limits, backpressure, ordering).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Servers and connections started by this builder stop when `shutdown` says so:
+    /// give the same handle to several of them to drain them all at once. Without it,
+    /// [`bind`](ServerBuilder::bind) makes a handle for its server
+    /// ([`Server::shutdown_handle`]) and
+    /// [`serve_connection`](ServerBuilder::serve_connection) runs its connection until
+    /// the peer or the reactor ends it.
+    pub fn shutdown_handle(mut self, shutdown: ShutdownHandle) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Binds `addr` (use port 0 to let the system pick one, then ask
+    /// [`local_addr`](Server::local_addr)) and serves every connection with a service
+    /// from `builder`, once the server is spawned on the reactor (or run).
+    pub fn bind<B: ServiceBuilder>(
+        self,
+        addr: &SocketAddr,
+        builder: B,
+        handle: &Handle,
+    ) -> io::Result<Server<B>> {
+        let listener = TcpListener::bind(addr, handle).map_err(|err| {
+            io::Error::new(err.kind(), format!("cannot listen on {}: {}", addr, err))
+        })?;
+        let local_addr = listener.local_addr()?;
+        let shutdown = self.shutdown.unwrap_or_default();
+        let (alive_sender, alive) = mpsc::unbounded();
+        Ok(Server {
+            incoming: Some(listener.incoming()),
+            local_addr,
+            builder,
+            config: self.config,
+            handle: handle.clone(),
+            stop: shutdown.listen(),
+            shutdown,
+            alive_sender: Some(alive_sender),
+            alive,
+            backoff: None,
+        })
+    }
+
+    // ANCHOR: serve_connection
+    /// Serves one already connected transport (a Unix socket, an in-memory pipe...) with
+    /// a service from `builder`, on the reactor of `handle`, until the peer closes it or
+    /// the [shutdown handle](ServerBuilder::shutdown_handle), if one was given, drains
+    /// it.
+    ///
+    /// Returns the handle that the service also received: use it to send requests or
+    /// notifications to the peer, or to see why the connection has closed
+    /// ([`Client::closed_reason`]). It does not keep the connection open.
+    pub fn serve_connection<T, B>(&self, transport: T, builder: &B, handle: &Handle) -> Client
+    where
+        T: AsyncRead + AsyncWrite + 'static,
+        B: ServiceBuilder,
+    {
+        let shutdown = self.shutdown.as_ref().map(|shutdown| ShutdownSignal {
+            deadline: shutdown.listen(),
+            _alive: None,
+        });
+        let config = self.config.clone();
+        spawn_connection(Duplex(transport), builder, config, None, shutdown, handle)
+    }
+    // ANCHOR_END: serve_connection
+}
+// ANCHOR_END: server_builder
 
 // ANCHOR: server
 /// A listening server, as a future that runs until it has shut down.
@@ -77,13 +140,10 @@ pub struct Server<B> {
     builder: B,
     config: Config,
     handle: Handle,
-    /// Shutdown requests from the handles.
-    shutdown_requests: mpsc::UnboundedReceiver<Duration>,
-    shutdown_sender: mpsc::UnboundedSender<Duration>,
-    /// One shutdown signal per live connection.
-    connections: Vec<oneshot::Sender<Instant>>,
-    /// How many entries `connections` had after its last clean-up.
-    connections_kept: usize,
+    /// The signal this server and its connections listen to.
+    shutdown: ShutdownHandle,
+    /// Fires when a shutdown is asked for: stop accepting.
+    stop: oneshot::Receiver<Instant>,
     /// Each connection holds a clone; the original is dropped at shutdown, and the
     /// receiver ends when the last connection does.
     alive_sender: Option<mpsc::UnboundedSender<()>>,
@@ -93,64 +153,30 @@ pub struct Server<B> {
 }
 // ANCHOR_END: server
 
-// ANCHOR: shutdown_handle
-/// Stops a [`Server`] gracefully. Cloneable; dropping every handle does not stop the server.
-#[derive(Clone, Debug)]
-pub struct ShutdownHandle {
-    sender: mpsc::UnboundedSender<Duration>,
-}
-
-impl ShutdownHandle {
-    /// Asks the server to stop accepting, give the running handlers `grace` to finish
-    /// and send their responses, then close every connection. The server future
-    /// completes once every connection is closed.
-    pub fn shutdown(&self, grace: Duration) {
-        // If the server is gone, there is nothing left to stop.
-        let _ = self.sender.unbounded_send(grace);
+impl<B> fmt::Debug for Server<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("accepting", &self.incoming.is_some())
+            .field("config", &self.config)
+            .field("shutdown", &self.shutdown)
+            .finish()
     }
 }
-// ANCHOR_END: shutdown_handle
 
-impl<B> Server<B>
-where
-    B: ServiceBuilder,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
-{
-    /// Binds `addr` (use port 0 to let the system pick one, then ask
-    /// [`local_addr`](Server::local_addr)) with the default [`Config`].
+impl Server<()> {
+    /// A builder to choose the configuration and the shutdown signal.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+impl<B: ServiceBuilder> Server<B> {
+    /// Binds `addr` with the default [`Config`] (use port 0 to let the system pick a
+    /// port, then ask [`local_addr`](Server::local_addr)). [`Server::builder`] chooses
+    /// the settings.
     pub fn bind(addr: &SocketAddr, builder: B, handle: &Handle) -> io::Result<Self> {
-        Server::bind_with_config(addr, builder, Config::default(), handle)
-    }
-
-    /// Binds `addr`; every connection uses `config`.
-    pub fn bind_with_config(
-        addr: &SocketAddr,
-        builder: B,
-        config: Config,
-        handle: &Handle,
-    ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr, handle).map_err(|err| {
-            io::Error::new(err.kind(), format!("cannot listen on {}: {}", addr, err))
-        })?;
-        let local_addr = listener.local_addr()?;
-        let (shutdown_sender, shutdown_requests) = mpsc::unbounded();
-        let (alive_sender, alive) = mpsc::unbounded();
-        Ok(Server {
-            incoming: Some(listener.incoming()),
-            local_addr,
-            builder,
-            config,
-            handle: handle.clone(),
-            shutdown_requests,
-            shutdown_sender,
-            connections: Vec::new(),
-            connections_kept: 0,
-            alive_sender: Some(alive_sender),
-            alive,
-            backoff: None,
-        })
+        Server::builder().bind(addr, builder, handle)
     }
 
     /// The address the server listens on.
@@ -158,11 +184,10 @@ where
         self.local_addr
     }
 
-    /// A handle to shut the server down.
+    /// The handle that shuts this server down (the one given to
+    /// [`ServerBuilder::shutdown_handle`], if any).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            sender: self.shutdown_sender.clone(),
-        }
+        self.shutdown.clone()
     }
 
     // ANCHOR: start_connection
@@ -175,12 +200,9 @@ where
             Some(ref alive) => alive.clone(),
             None => return,
         };
-        let (signal, deadline) = oneshot::channel();
-        self.forget_closed_connections();
-        self.connections.push(signal);
         let shutdown = ShutdownSignal {
-            deadline,
-            _alive: alive,
+            deadline: self.shutdown.listen(),
+            _alive: Some(alive),
         };
         spawn_connection(
             Duplex(stream),
@@ -192,14 +214,6 @@ where
         );
     }
     // ANCHOR_END: start_connection
-
-    /// Drops the signals of connections that have ended, now and then (amortised O(1)).
-    fn forget_closed_connections(&mut self) {
-        if self.connections.len() >= 2 * self.connections_kept.max(32) {
-            self.connections.retain(|signal| !signal.is_canceled());
-            self.connections_kept = self.connections.len();
-        }
-    }
 
     // ANCHOR: accept
     /// Accepts the waiting connections, within a budget.
@@ -245,47 +259,39 @@ where
     }
     // ANCHOR_END: accept
 
-    // ANCHOR: begin_shutdown
-    /// Stops accepting and tells every connection to drain by `now + grace`.
-    fn begin_shutdown(&mut self, grace: Duration) {
+    // ANCHOR: stop_accepting
+    /// Stops accepting; the connections received the shutdown signal themselves, and
+    /// each one drops its clone of `alive_sender` when it ends.
+    fn stop_accepting(&mut self) {
         log::info!(
-            "shutting down: {} ms of grace for running handlers",
-            grace.as_millis()
+            "the server on {} stops accepting connections",
+            self.local_addr
         );
         self.incoming = None;
         self.backoff = None;
         self.alive_sender = None;
-        let deadline = Instant::now() + grace;
-        for signal in self.connections.drain(..) {
-            // A connection that already ended has nothing to drain.
-            let _ = signal.send(deadline);
-        }
     }
-    // ANCHOR_END: begin_shutdown
+    // ANCHOR_END: stop_accepting
 }
 
 // ANCHOR: server_poll
-impl<B> Future for Server<B>
-where
-    B: ServiceBuilder,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
-{
+impl<B: ServiceBuilder> Future for Server<B> {
     type Item = ();
     type Error = ();
 
     fn poll(&mut self) -> Poll<(), ()> {
         if self.incoming.is_some() {
-            // The handles will wake us when one asks for a shutdown.
-            if let Ok(Async::Ready(Some(grace))) = self.shutdown_requests.poll() {
-                self.begin_shutdown(grace);
+            // The shutdown handle will wake us when a shutdown is asked for. (It cannot
+            // be cancelled: we hold a clone of the handle.)
+            if let Ok(Async::Ready(_deadline)) = self.stop.poll() {
+                self.stop_accepting();
             }
         }
         if self.incoming.is_some() {
             if let Ok(Async::Ready(())) = self.accept() {
                 log::error!("the listener stopped accepting connections");
-                self.begin_shutdown(Duration::from_secs(0));
+                self.shutdown.shutdown(Duration::from_secs(0));
+                self.stop_accepting();
             }
             if self.incoming.is_some() {
                 return Ok(Async::NotReady);

@@ -25,15 +25,20 @@ pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
 /// concurrently and may complete in any order, unless
 /// [`Config::ordered_notifications`](crate::config::Config::ordered_notifications) is set:
 /// then each one starts only once the previous one has completed.
-pub trait Service {
-    /// The result of a successful request, sent to the peer as the response's result.
-    type T: Into<Value>;
-    /// The result of a failed request, sent to the peer as the response's error.
-    type E: Into<Value>;
-    /// Answers a request. Its error becomes an error response: the connection stays up.
-    type RequestFuture: Future<Item = Self::T, Error = Self::E>;
+///
+/// A service and the futures it returns live on the reactor for as long as their
+/// connection runs, so they own what they use (`'static`): share state with `Rc` or
+/// `Arc`, not with references.
+pub trait Service: 'static {
+    /// What a successful request answers: sent to the peer as the response's result.
+    type Output: Into<Value>;
+    /// What a failed request answers: sent to the peer as the response's error. The
+    /// connection stays up.
+    type Error: Into<Value>;
+    /// Answers a request.
+    type RequestFuture: Future<Item = Self::Output, Error = Self::Error> + 'static;
     /// Processes a notification. Nothing is sent back.
-    type NotificationFuture: Future<Item = (), Error = ()>;
+    type NotificationFuture: Future<Item = (), Error = ()> + 'static;
 
     /// Called for each request, in arrival order.
     fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture;
@@ -48,8 +53,10 @@ pub trait Service {
 /// Makes the [`Service`] of each new connection.
 ///
 /// `peer` is a handle to the new connection: keep it in the service to send requests and
-/// notifications to the peer. It does not keep the connection open by itself.
-pub trait ServiceBuilder {
+/// notifications to the peer. It does not keep the connection open by itself. A closure
+/// `Fn(Client) -> S` is a builder. Like the services it makes, a builder owns what it
+/// uses (`'static`): a server keeps it for as long as it accepts connections.
+pub trait ServiceBuilder: 'static {
     /// The service this builder makes.
     type Service: Service;
 
@@ -59,7 +66,7 @@ pub trait ServiceBuilder {
 
 impl<F, S> ServiceBuilder for F
 where
-    F: Fn(Client) -> S,
+    F: Fn(Client) -> S + 'static,
     S: Service,
 {
     type Service = S;
@@ -72,13 +79,13 @@ where
 
 /// The service of a client that installed no handler: it refuses every request with an
 /// error response that says so, and drops notifications with a log line.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NoHandler;
 
 // ANCHOR: no_handler
 impl Service for NoHandler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 

@@ -1,9 +1,10 @@
 //! What starts a connection, on either side: builds its service, wires it to its
 //! handles, and spawns it on the reactor.
 //!
-//! [`Server`](crate::server::Server), [`serve_connection`](crate::server::serve_connection)
-//! and [`ClientBuilder`](crate::client::ClientBuilder) all start their connections here,
-//! so that the two sides cannot drift apart.
+//! [`Server`](crate::server::Server),
+//! [`ServerBuilder::serve_connection`](crate::server::ServerBuilder::serve_connection) and
+//! [`ClientBuilder`](crate::client::ClientBuilder) all start their connections here, so
+//! that the two sides cannot drift apart.
 
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ use futures::sync::mpsc;
 use tokio_core::reactor::Handle;
 
 use crate::config::Config;
-use crate::connection::{Connection, Io, ShutdownSignal, Wiring};
+use crate::connection::{Connection, Io, Wiring};
 use crate::message::Message;
 use crate::peer::Client;
 use crate::pending::Pending;
-use crate::service::{Service, ServiceBuilder};
+use crate::service::ServiceBuilder;
+use crate::shutdown::ShutdownSignal;
 
 // ANCHOR: spawn_connection
 /// Builds the service of a new connection, with a handle to that connection, and spawns
@@ -31,9 +33,6 @@ pub(crate) fn spawn_connection<I, B>(
 where
     I: Io + 'static,
     B: ServiceBuilder,
-    B::Service: 'static,
-    <B::Service as Service>::RequestFuture: 'static,
-    <B::Service as Service>::NotificationFuture: 'static,
 {
     let pending = Arc::new(Pending::default());
     let (service_sender, from_service) = mpsc::unbounded();

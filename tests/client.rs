@@ -59,8 +59,8 @@ fn client_speaks_the_whole_example_contract() {
 fn ping_gets_a_pong_at_the_clients_handler() {
     struct Pongs(mpsc::UnboundedSender<(String, Vec<Value>)>);
     impl Service for Pongs {
-        type T = Value;
-        type E = Value;
+        type Output = Value;
+        type Error = Value;
         type RequestFuture = FutureResult<Value, Value>;
         type NotificationFuture = FutureResult<(), ()>;
         fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
@@ -164,7 +164,7 @@ fn a_dying_server_fails_every_pending_request_and_later_calls_fail_fast() {
         }
     }
     assert_eq!(client.pending_requests(), 0);
-    assert!(client.closed().is_some());
+    assert!(client.closed_reason().is_some());
     match run(&mut core, client.request("add", vec![1.into(), 1.into()])) {
         Err(CallError::ConnectionClosed(_)) => {}
         other => panic!("unexpected {:?}", other),
@@ -195,7 +195,7 @@ fn a_timed_out_request_is_forgotten_and_its_late_answer_ignored() {
         run(&mut core, hasty.request("add", vec![2.into(), 2.into()])).unwrap(),
         Value::from(4)
     );
-    assert!(client.closed().is_none());
+    assert!(client.closed_reason().is_none());
 }
 
 #[test]
@@ -220,8 +220,8 @@ struct CallsBack {
 }
 
 impl Service for CallsBack {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
     fn handle_request(&mut self, _method: &str, params: Vec<Value>) -> Self::RequestFuture {
@@ -239,8 +239,8 @@ impl Service for CallsBack {
 struct Doubler;
 
 impl Service for Doubler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
     fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
@@ -356,7 +356,7 @@ fn responses_to_unknown_ids_are_ignored_without_disturbing_the_call() {
         run(&mut core, client.request("add", vec![1.into(), 2.into()])).unwrap(),
         Value::from(3)
     );
-    assert!(client.closed().is_none());
+    assert!(client.closed_reason().is_none());
     drop(client);
     run(&mut core, server).expect("the raw server's script ran to its end");
 }
@@ -456,7 +456,10 @@ fn bytes_that_are_not_messagepack_fail_pending_calls_with_a_protocol_error() {
         },
         other => panic!("unexpected {:?}", other),
     }
-    assert!(matches!(client.closed(), Some(ClosedReason::Protocol(_))));
+    assert!(matches!(
+        client.closed_reason(),
+        Some(ClosedReason::Protocol(_))
+    ));
     run(&mut core, server).unwrap();
 }
 
@@ -467,8 +470,8 @@ struct CompletionLog {
 }
 
 impl Service for CompletionLog {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = BoxFuture<(), ()>;
     fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
@@ -529,7 +532,7 @@ fn ordered_notifications_complete_in_arrival_order() {
 fn client_handles_can_move_to_other_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<Client>();
-    assert_send::<rmp_rpc_demo::Response>();
+    assert_send::<rmp_rpc_demo::ResponseFuture>();
     assert_send::<CallError>();
 }
 

@@ -622,10 +622,10 @@ fn several_messages_decode_the_same_when_delivered_one_byte_at_a_time() {
 // Invalid values are skipped
 // ---------------------------------------------------------------------------------------
 
-/// `Message::decode` reports `reason` with no request id, and the codec skips the value
+/// `Message::from_bytes` reports `reason` with no request id, and the codec skips the value
 /// when it sits between two valid messages, whole or delivered byte by byte.
 fn assert_skipped(invalid: &[u8], reason: InvalidMessage) {
-    match Message::decode(&mut &invalid[..]) {
+    match Message::from_bytes(invalid) {
         Err(DecodeError::Invalid {
             request_id: None,
             reason: found,
@@ -866,6 +866,62 @@ fn five_item_request_with_readable_msgid_is_an_invalid_request() {
         found: 5,
     };
     assert_invalid_request(&wire::encode(&value), 7, wrong);
+}
+
+// ---------------------------------------------------------------------------------------
+// Message::from_bytes: one message, checked like the codec checks a peer's bytes
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn from_bytes_decodes_exactly_what_to_bytes_encoded() {
+    for msg in sample_stream() {
+        assert_eq!(Message::from_bytes(&encode(&msg)).unwrap(), msg);
+    }
+}
+
+#[test]
+fn from_bytes_says_truncated_for_every_cut_of_a_message() {
+    let bytes = encode(&request(7, "add", vec![int(1), s("two")]));
+    for cut in 0..bytes.len() {
+        match Message::from_bytes(&bytes[..cut]) {
+            Err(DecodeError::Truncated) => {}
+            other => panic!("cut at {}: expected Truncated, got {:?}", cut, other),
+        }
+    }
+}
+
+#[test]
+fn from_bytes_refuses_bytes_after_the_message() {
+    let mut bytes = encode(&notification("ping", vec![]));
+    bytes.extend_from_slice(&[0xc0, 0xc0]);
+    match Message::from_bytes(&bytes) {
+        Err(err @ DecodeError::TrailingBytes { count: 2 }) => assert_eq!(
+            err.to_string(),
+            "2 bytes follow the message: to read a stream of messages, use the Codec"
+        ),
+        other => panic!("expected TrailingBytes, got {:?}", other),
+    }
+}
+
+#[test]
+fn from_bytes_is_safe_on_a_megabyte_of_0x91() {
+    let bytes = vec![0x91; 1024 * 1024];
+    match Message::from_bytes(&bytes) {
+        Err(DecodeError::Corrupt(CodecError::TooDeep { limit })) => {
+            assert_eq!(limit, Limits::default().max_depth)
+        }
+        other => panic!("expected TooDeep, got {:?}", other),
+    }
+}
+
+#[test]
+fn from_bytes_refuses_a_header_over_the_size_limit_as_too_large_not_truncated() {
+    // A binary that declares 4 GiB - 1 bytes, as the params of a notification.
+    let bytes = [0x93, 0x02, 0xa1, b'm', 0x91, 0xc6, 0xff, 0xff, 0xff, 0xff];
+    match Message::from_bytes(&bytes) {
+        Err(DecodeError::Corrupt(CodecError::TooLarge { .. })) => {}
+        other => panic!("expected TooLarge, got {:?}", other),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ use futures::future::{self, FutureResult};
 use futures::Stream;
 use futures::{task, Async, Future, Poll};
 use rmp_rpc_demo::message::Message;
-use rmp_rpc_demo::{serve_connection, CallError, Client, Config, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Config, Server, Service, Value};
 use tokio_core::net::{TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle};
 use tokio_io::{AsyncRead, AsyncWrite};
@@ -88,8 +88,8 @@ struct EchoService {
 }
 
 impl Service for EchoService {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = Later;
     type NotificationFuture = FutureResult<(), ()>;
 
@@ -144,8 +144,8 @@ struct ClientHandler {
 }
 
 impl Service for ClientHandler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
@@ -223,7 +223,9 @@ where
             record: record.clone(),
         }
     };
-    let server_peer = serve_connection(server_io, &builder, config.clone(), &handle);
+    let server_peer = Server::builder()
+        .config(config.clone())
+        .serve_connection(server_io, &builder, &handle);
     let handler = {
         let record = client_record.clone();
         move |peer: Client| {
@@ -288,18 +290,18 @@ where
             .borrow()
             .peer
             .as_ref()
-            .is_some_and(|peer| peer.closed().is_some());
+            .is_some_and(|peer| peer.closed_reason().is_some());
         // A notification still on its way when the client closes is dropped with the
         // connection, by design: wait for them, unless a connection already ended.
         let notes_done = client_record.borrow().seen.len()
             == server_record.borrow().seen_sent.len()
             || client_closed
-            || server_peer.closed().is_some();
+            || server_peer.closed_reason().is_some();
         if calls_done && server_done && notes_done {
             // Dropping the last user handle lets the client close once idle.
             client = None;
         }
-        if client.is_none() && client_closed && server_peer.closed().is_some() {
+        if client.is_none() && client_closed && server_peer.closed_reason().is_some() {
             break;
         }
         assert!(
@@ -310,7 +312,7 @@ where
             calls_done,
             server_done,
             client_closed,
-            server_peer.closed()
+            server_peer.closed_reason()
         );
         core.turn(Some(TURN_WAIT));
         turns += 1;
@@ -551,7 +553,7 @@ fn pipelined(calls: usize, payload: usize, capacity: usize) -> Option<usize> {
             record: record.clone(),
         }
     };
-    let _server = serve_connection(server_end, &builder, Config::default(), &handle);
+    let _server = Server::builder().serve_connection(server_end, &builder, &handle);
     let client = Client::builder().start(client_end, &handle);
     let answered = Rc::new(RefCell::new(0));
     let pending = Rc::new(RefCell::new(calls));

@@ -241,8 +241,8 @@ impl TestHandler {
 }
 
 impl Service for TestHandler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 

@@ -99,8 +99,8 @@ struct Doubler {
 }
 
 impl Service for Doubler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 

@@ -320,8 +320,8 @@ struct Waiter {
 }
 
 impl Service for Waiter {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
@@ -371,7 +371,10 @@ fn start_waiter_server_with(config: Config) -> WaiterServer {
             handle: handle.clone(),
         };
         let addr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::bind_with_config(&addr, builder, config, &core.handle()).unwrap();
+        let server = Server::builder()
+            .config(config)
+            .bind(&addr, builder, &core.handle())
+            .unwrap();
         setup_tx
             .send((server.local_addr(), server.shutdown_handle()))
             .unwrap();
@@ -412,6 +415,67 @@ fn graceful_shutdown_gives_up_on_handlers_after_the_grace_period() {
     assert!(peer.try_recv().is_none(), "closed without an answer");
     done.recv_timeout(HANG)
         .expect("the server future completes");
+}
+
+#[test]
+fn one_shutdown_handle_drains_a_server_and_a_connection_served_over_any_transport() {
+    let (setup_tx, setup_rx) = std_mpsc::channel();
+    let (started_tx, started) = std_mpsc::channel();
+    let (server_done_tx, server_done) = std_mpsc::channel();
+    let (test_done, test_done_rx) = futures::sync::oneshot::channel::<()>();
+    let other_transport = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_addr = other_transport.local_addr().unwrap();
+    let shutdown = ShutdownHandle::new();
+    let settings = Server::builder().shutdown_handle(shutdown.clone());
+    thread::spawn(move || {
+        let mut core = Core::new().unwrap();
+        let handle = core.handle();
+        let timers = handle.clone();
+        let builder = move |_peer: Client| Waiter {
+            started: started_tx.clone(),
+            handle: timers.clone(),
+        };
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = settings
+            .clone()
+            .bind(&addr, builder.clone(), &handle)
+            .unwrap();
+        setup_tx.send(server.local_addr()).unwrap();
+        // A transport the server did not accept, served with the same settings.
+        let (socket, _) = other_transport.accept().unwrap();
+        let socket = tokio_core::net::TcpStream::from_stream(socket, &handle).unwrap();
+        settings.serve_connection(socket, &builder, &handle);
+        let _ = core.run(server);
+        let _ = server_done_tx.send(());
+        // Keep the reactor turning for the served connection until the test is done.
+        let _ = core.run(test_done_rx);
+    });
+    let addr = setup_rx.recv_timeout(HANG).expect("the server is bound");
+    let mut accepted = RawPeer::connect(addr);
+    let mut served = RawPeer::connect(other_addr);
+    accepted.request(1, "sleep", vec![200.into()]);
+    served.request(1, "sleep", vec![300.into()]);
+    let mut both = vec![
+        started.recv_timeout(HANG).unwrap(),
+        started.recv_timeout(HANG).unwrap(),
+    ];
+    both.sort_unstable();
+    assert_eq!(both, vec![200, 300]);
+    shutdown.shutdown(Duration::from_secs(20));
+    assert_eq!(accepted.recv(), ok_response(1, 200.into()));
+    assert_eq!(served.recv(), ok_response(1, 300.into()));
+    assert!(accepted.try_recv().is_none(), "closed after its answer");
+    assert!(served.try_recv().is_none(), "closed after its answer");
+    server_done
+        .recv_timeout(HANG)
+        .expect("the server future completes");
+    let _ = test_done.send(());
+}
+
+#[test]
+fn a_shutdown_handle_can_be_shared_with_other_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ShutdownHandle>();
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Fuzzes a whole server connection: arbitrary bytes from a peer, through an in-memory
-//! pipe, into `serve_connection`, then end of stream.
+//! pipe, into `ServerBuilder::serve_connection`, then end of stream.
 //!
 //! The first input byte picks the limits and how the rest is cut into writes. The
 //! service answers every request at once with its params, and on a notification `call`
@@ -26,7 +26,7 @@ use futures::Future;
 use libfuzzer_sys::fuzz_target;
 use rmp_rpc_demo::codec::{Codec, Incoming, Limits};
 use rmp_rpc_demo::message::Message;
-use rmp_rpc_demo::{serve_connection, CallError, Client, Config, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Config, Server, Service, Value};
 use tokio_core::reactor::{Core, Handle};
 use tokio_io::codec::Decoder;
 
@@ -42,8 +42,8 @@ struct Echo {
 }
 
 impl Service for Echo {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
@@ -135,7 +135,9 @@ fuzz_target!(|data: &[u8]| {
                 calls: calls.clone(),
             }
         };
-        let server = serve_connection(server_end, &builder, config, &handle);
+        let server = Server::builder()
+            .config(config)
+            .serve_connection(server_end, &builder, &handle);
 
         // The peer writes the input in chunks, the reactor turning in between.
         let chunk = usize::from(selector / 2 % 32) + 1;
@@ -145,11 +147,11 @@ fuzz_target!(|data: &[u8]| {
         }
         peer.close_write();
         let mut turns = 0;
-        while server.closed().is_none() || calls.borrow().0 != calls.borrow().1 {
+        while server.closed_reason().is_none() || calls.borrow().0 != calls.borrow().1 {
             assert!(
                 turns < MAX_TURNS,
                 "hang: closed {:?}, calls {:?}",
-                server.closed(),
+                server.closed_reason(),
                 calls.borrow()
             );
             core.turn(Some(Duration::from_millis(0)));

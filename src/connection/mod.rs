@@ -32,7 +32,6 @@ mod dispatch;
 mod transport;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::sync::{mpsc, oneshot};
 use futures::{task, Async, Future, Poll};
@@ -45,6 +44,7 @@ use crate::errors::ClosedReason;
 use crate::message::Message;
 use crate::pending::Pending;
 use crate::service::Service;
+use crate::shutdown::ShutdownSignal;
 
 pub(crate) use self::transport::{Duplex, Io};
 
@@ -56,15 +56,6 @@ const MAX_ROUNDS: usize = 4;
 const PARKED_READ_LIMIT: usize = 64 * 1024;
 // ANCHOR_END: budgets
 
-/// What a server connection needs to shut down gracefully.
-pub(crate) struct ShutdownSignal {
-    /// Fires with the deadline of the grace period.
-    pub(crate) deadline: oneshot::Receiver<Instant>,
-    /// Never read: dropped with the connection, so that the server, which waits for
-    /// the last of these to go, knows when every connection has ended.
-    pub(crate) _alive: mpsc::UnboundedSender<()>,
-}
-
 /// How a connection is tied to its handles, and to its server if it has one.
 pub(crate) struct Wiring {
     /// Our requests waiting for the peer's answer, shared with the handles.
@@ -73,7 +64,7 @@ pub(crate) struct Wiring {
     pub(crate) from_handles: Option<mpsc::UnboundedReceiver<Message>>,
     /// What the service's own handle sends.
     pub(crate) from_service: mpsc::UnboundedReceiver<Message>,
-    /// Server connections: how the server asks for a graceful shutdown.
+    /// The shutdown signal the connection listens to, if any.
     pub(crate) shutdown: Option<ShutdownSignal>,
     /// The reactor the connection runs on (to arm its timers).
     pub(crate) handle: Handle,
@@ -88,7 +79,7 @@ enum Lifecycle {
     /// to our calls must get through) and closes once nothing runs, nothing waits to be
     /// written and no call of ours waits for an answer.
     Released,
-    /// The server is shutting down: read nothing more, let the running handlers finish
+    /// Shutting down: read nothing more, let the running handlers finish
     /// and their answers leave, then close; or close anyway when `grace` fires.
     Draining {
         /// Fires at the end of the grace period (`None` if no timer could be armed).
@@ -115,8 +106,8 @@ pub(crate) struct Connection<I, S: Service> {
     dispatch: Dispatch<S>,
     /// Where the connection is in its life.
     lifecycle: Lifecycle,
-    /// Server connections: the server's shutdown signal, until the server goes away
-    /// without one. Dropped with the connection, which tells the server it is gone.
+    /// The shutdown signal, until every handle that could send it is gone. Dropped with
+    /// the connection, which tells a server waiting for it that it is gone.
     shutdown: Option<ShutdownSignal>,
     /// The reactor, to arm the grace timer.
     handle: Handle,
@@ -292,7 +283,7 @@ where
         }
     }
 
-    /// Watches for the server's shutdown signal; once it fires, starts draining.
+    /// Watches for the shutdown signal; once it fires, starts draining.
     fn poll_shutdown(&mut self) -> Result<(), ClosedReason> {
         let signal = match self.shutdown {
             Some(ref mut signal) => signal.deadline.poll(),
@@ -307,12 +298,12 @@ where
                 // Poll the timer once, so that it wakes us at the deadline.
                 self.poll_lifecycle()
             }
-            // The server went away without shutting down: keep serving this peer.
+            // Every shutdown handle is gone without a shutdown: keep serving this peer.
             Err(oneshot::Canceled) => {
                 self.shutdown = None;
                 Ok(())
             }
-            // The server will wake us if it shuts down.
+            // The shutdown handle will wake us if it fires.
             Ok(Async::NotReady) => Ok(()),
         }
     }

@@ -183,8 +183,8 @@ fn a_plain_rmp_rpc_0_3_client_never_answers_our_servers_requests() {
 struct Silent;
 
 impl Service for Silent {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = future::FutureResult<Value, Value>;
     type NotificationFuture = future::FutureResult<(), ()>;
 
@@ -296,8 +296,8 @@ struct Doubler {
 }
 
 impl Service for Doubler {
-    type T = Value;
-    type E = Value;
+    type Output = Value;
+    type Error = Value;
     type RequestFuture = future::FutureResult<Value, Value>;
     type NotificationFuture = future::FutureResult<(), ()>;
 

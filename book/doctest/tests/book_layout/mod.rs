@@ -79,7 +79,6 @@ pub const UNUSED_ANCHORS: &[(&str, &str)] = &[
     ("src/pending.rs", "complete"),
     ("src/pending.rs", "id_hasher"),
     ("src/server.rs", "serve"),
-    ("src/server.rs", "serve_connection"),
     ("src/server.rs", "server"),
     ("src/server.rs", "start_connection"),
     ("src/service.rs", "service"),
