@@ -98,7 +98,6 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
         self
     }
 
-    // ANCHOR: connect
     /// Connects over TCP and starts the connection on the reactor.
     pub fn connect(self, addr: &SocketAddr, handle: &Handle) -> Connect {
         let handle = handle.clone();
@@ -110,9 +109,7 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
             self.start(stream, &handle)
         }))
     }
-    // ANCHOR_END: connect
 
-    // ANCHOR: start
     /// Starts the connection over `transport` on the reactor and returns its handle.
     pub fn start<T>(self, transport: T, handle: &Handle) -> Client
     where
@@ -129,5 +126,4 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
         );
         peer.with_queue(sender, self.timeout)
     }
-    // ANCHOR_END: start
 }

@@ -26,7 +26,6 @@ use crate::slice::SliceError;
 
 pub use crate::config::Limits;
 
-// ANCHOR: incoming
 /// What the decoder hands to the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -41,9 +40,7 @@ pub enum Incoming {
         reason: InvalidMessage,
     },
 }
-// ANCHOR_END: incoming
 
-// ANCHOR: received
 /// What the connection gets from [`Codec::decode_borrowed`]: an [`Incoming`] whose
 /// method name may still point into the read buffer.
 #[derive(Debug)]
@@ -51,7 +48,6 @@ pub(crate) enum Received<'a> {
     Frame(Frame<'a>),
     InvalidRequest { id: u32, reason: InvalidMessage },
 }
-// ANCHOR_END: received
 
 impl Received<'_> {
     /// The public form, owning everything.
@@ -135,7 +131,6 @@ impl Codec {
     }
     // ANCHOR_END: decode_front
 
-    // ANCHOR: encode_message
     /// Appends `msg` to `buf`, encoded, without an intermediate allocation.
     ///
     /// On error (a string or array too long for MessagePack), `buf` is left as it was.
@@ -147,7 +142,6 @@ impl Codec {
         }
         result
     }
-    // ANCHOR_END: encode_message
 }
 
 // ANCHOR: decoder
@@ -207,7 +201,6 @@ impl Codec {
 }
 // ANCHOR_END: decoder
 
-// ANCHOR: encoder
 impl Encoder for Codec {
     type Item = Message;
     type Error = CodecError;
@@ -216,7 +209,6 @@ impl Encoder for Codec {
         self.encode_message(&msg, buf).map_err(CodecError::Io)
     }
 }
-// ANCHOR_END: encoder
 
 /// `io::Write` straight into a `BytesMut`, growing it as needed.
 struct BytesWriter<'a>(&'a mut BytesMut);

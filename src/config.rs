@@ -100,10 +100,8 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// stops reading holds at most this much of our memory (plus one message).
 const DEFAULT_MAX_WRITE_BUFFER: usize = 256 * 1024;
 
-// ANCHOR: max_idle_buffer
 /// An empty buffer (read buffer or outbox) with more capacity than this is freed, so
 /// that one large message or one burst does not pin its memory for the rest of the
 /// connection; a buffer this size or smaller is kept, so that small messages never pay
 /// for an allocation.
 pub(crate) const MAX_IDLE_BUFFER: usize = 64 * 1024;
-// ANCHOR_END: max_idle_buffer

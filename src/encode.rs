@@ -1,9 +1,8 @@
 //! Writing MessagePack values, each in its shortest form.
 //!
 //! rmp's writers go through one `Write` call and one `Result<Marker, ValueWriteError>`
-//! per field; for the small messages of an RPC that overhead is most of the cost. Here
-//! each header (marker plus length or number) is assembled on the stack and written in
-//! one call. The output is byte for byte what rmpv writes, with two differences: a
+//! per field, and an RPC message is mostly small fields. Here each header (marker plus
+//! length or number) is assembled on the stack and written in one call. The output is byte for byte what rmpv writes, with two differences: a
 //! length MessagePack cannot describe (2^32 or more) is an error instead of being
 //! truncated to 32 bits (rmpv 0.4 casts it with `as u32`, which would put a corrupt
 //! message on the wire), and a string that is not valid UTF-8 stays a string (rmpv 0.4

@@ -31,7 +31,6 @@ const RESPONSE: u64 = 1;
 /// The type tag of a notification.
 const NOTIFICATION: u64 = 2;
 
-// ANCHOR: types
 /// A MessagePack-RPC message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -71,10 +70,8 @@ pub struct Notification {
     /// The arguments.
     pub params: Vec<Value>,
 }
-// ANCHOR_END: types
 
 impl Message {
-    // ANCHOR: decode
     /// Decodes the one message that `bytes` holds, checking it as the
     /// [`Codec`](crate::codec::Codec) checks what a peer sends (within the default
     /// [`Limits`]), so it is safe on any bytes.
@@ -127,9 +124,7 @@ impl Message {
             len: reader.consumed(),
         })
     }
-    // ANCHOR_END: decode
 
-    // ANCHOR: encode
     /// Writes the message to `wr` as one MessagePack array.
     ///
     /// Fails only when `wr` fails, or when a string, binary, array, map or ext, at any
@@ -151,7 +146,6 @@ impl Message {
             Message::Notification(ref note) => write_params(wr, &note.params),
         }
     }
-    // ANCHOR_END: encode
 
     /// Writes the message as [`encode`](Message::encode) does, byte for byte, but takes
     /// it by value: large strings, binaries and exts go to `out` in their own buffers
@@ -237,7 +231,6 @@ pub(crate) struct Decoded<'a> {
     pub(crate) len: usize,
 }
 
-// ANCHOR: frame
 /// A decoded message whose method name may still point into the bytes it came from.
 /// The connection hands a request's method to the handler as a `&str` and drops the
 /// frame before it lets go of the read buffer: no `String` per call. A [`Message`] is
@@ -255,7 +248,6 @@ pub(crate) enum Frame<'a> {
         params: Vec<Value>,
     },
 }
-// ANCHOR_END: frame
 
 impl Frame<'_> {
     /// The same message, owning its method name.

@@ -1,14 +1,13 @@
-// ANCHOR: outbox
 //! Encoded messages waiting for the transport to take them.
 //!
 //! Small messages are encoded into a plain `Vec<u8>` with the offset of the first byte
-//! not yet written: appending a small header is a bounds check and a copy, several times
-//! cheaper than `BytesMut`'s `extend_from_slice` in bytes 0.4. A large payload (a
-//! string, binary or ext of `MOVE_AT` bytes or more) is not copied in: the message is
-//! taken by value and the payload's own buffer waits in `moved`, to be written when the
-//! bytes before it are gone. Copying a megabyte costs little; growing a fresh megabyte
-//! buffer for every large message costs a page fault per 4 KiB, and that is what made
-//! large calls slow.
+//! not yet written: appending a small header is then a bounds check and a copy, without
+//! the checks for a shared or inline representation that `BytesMut` makes on every
+//! append in bytes 0.4. A large payload (a string, binary or ext of `MOVE_AT` bytes or
+//! more) is not copied in: the message is taken by value and the payload's own buffer
+//! waits in `moved`, to be written when the bytes before it are gone. Copying a
+//! megabyte costs little; growing a fresh megabyte buffer for every large message costs
+//! a page fault per 4 KiB, and moving the payload avoids both.
 
 use std::collections::VecDeque;
 use std::io::{self, Cursor, Write};
@@ -187,7 +186,6 @@ impl PayloadSink for Outbox {
         });
     }
 }
-// ANCHOR_END: outbox
 
 #[cfg(test)]
 mod tests {

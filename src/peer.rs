@@ -21,7 +21,6 @@ use crate::errors::{CallError, ClosedReason};
 use crate::message::{depth, Message, Notification, Request};
 use crate::pending::{Answer, Pending};
 
-// ANCHOR: client
 /// A handle to a MessagePack-RPC connection, to send requests and notifications.
 ///
 /// Clone it freely (clones share the connection) and use it from any task on the
@@ -44,7 +43,6 @@ pub struct Client {
     /// `Config::max_outgoing_depth` of the connection.
     max_depth: Option<usize>,
 }
-// ANCHOR_END: client
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,7 +86,6 @@ impl Client {
         }
     }
 
-    // ANCHOR: request
     /// Sends a request; the future resolves to the peer's result, or fails with the
     /// peer's error value ([`CallError::Remote`]) or with why no answer can come.
     ///
@@ -135,9 +132,7 @@ impl Client {
             },
         }
     }
-    // ANCHOR_END: request
 
-    // ANCHOR: notify
     /// Sends a notification. It fails only when the connection is closed.
     pub fn notify(&self, method: &str, params: Vec<Value>) -> Result<(), CallError> {
         self.check_depth(&params)?;
@@ -152,7 +147,6 @@ impl Client {
             .unbounded_send(msg)
             .map_err(|_| CallError::ConnectionClosed(self.reason_or_shut_down()))
     }
-    // ANCHOR_END: notify
 
     /// A handle to the same connection whose requests time out after `timeout`.
     ///
@@ -199,7 +193,6 @@ impl Client {
     }
 }
 
-// ANCHOR: response
 /// The answer to a request, as a future: see [`Client::request`].
 #[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
 pub struct ResponseFuture {
@@ -218,7 +211,6 @@ enum State {
     Failed(CallError),
     Done,
 }
-// ANCHOR_END: response
 
 impl fmt::Debug for ResponseFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -32,7 +32,6 @@ pub(crate) enum Completed {
     NobodyWaits,
 }
 
-// ANCHOR: pending
 /// The in-flight map of one connection.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
@@ -51,10 +50,8 @@ struct State {
     /// Set once the connection has ended; later registrations fail with it.
     closed: Option<ClosedReason>,
 }
-// ANCHOR_END: pending
 
 impl Pending {
-    // ANCHOR: register
     /// Reserves a msgid that no request in flight uses, with the receiver of its answer.
     pub(crate) fn register(&self) -> Result<(u32, oneshot::Receiver<Answer>), ClosedReason> {
         let mut state = self.lock();
@@ -75,9 +72,7 @@ impl Pending {
             }
         }
     }
-    // ANCHOR_END: register
 
-    // ANCHOR: complete
     /// Hands the peer's answer to whoever waits for `id`.
     pub(crate) fn complete(&self, id: u32, answer: Answer) -> Completed {
         let waiter = self.lock().waiting.remove(&id);
@@ -87,7 +82,6 @@ impl Pending {
             Some(Err(_)) | None => Completed::NobodyWaits,
         }
     }
-    // ANCHOR_END: complete
 
     // ANCHOR: cancel
     /// Forgets `id`: its caller no longer waits.
@@ -148,31 +142,32 @@ impl Pending {
     }
 }
 
-// ANCHOR: id_hasher
 /// Hashes msgids with one multiplication. The map's keys are ids we chose ourselves,
-/// not input a peer could pick to collide, so std's DoS-resistant SipHash buys nothing
-/// here and cost about a third of each call's bookkeeping.
+/// not input a peer could pick to collide, so std's SipHash, which is slow on purpose to
+/// resist such input, buys nothing here.
 #[derive(Debug, Default)]
 pub(crate) struct IdHasher(u64);
+
+/// 2^64 divided by the golden ratio: multiplying by it spreads consecutive ids over the
+/// high bits, which hashbrown uses to pick a group (Fibonacci hashing).
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
         // Only `write_u32` is used; this keeps the hasher correct for anything else.
         for &byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(GOLDEN);
         }
     }
 
     fn write_u32(&mut self, id: u32) {
-        // Fibonacci hashing: spreads consecutive ids over the high bits hashbrown uses.
-        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = u64::from(id).wrapping_mul(GOLDEN);
     }
 
     fn finish(&self) -> u64 {
         self.0
     }
 }
-// ANCHOR_END: id_hasher
 
 #[cfg(test)]
 mod tests {

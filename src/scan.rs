@@ -10,7 +10,6 @@
 use crate::config::Limits;
 use crate::errors::CodecError;
 
-// ANCHOR: scanner
 /// Where the scan of the value at the front of the buffer stands.
 #[derive(Debug, Default)]
 pub(crate) struct Scanner {
@@ -27,7 +26,6 @@ pub(crate) struct Scanner {
     /// The buffer length seen by the last call, to notice a buffer that was replaced.
     seen: usize,
 }
-// ANCHOR_END: scanner
 
 /// What a marker starts.
 enum Item {
@@ -134,7 +132,6 @@ impl Scanner {
         Ok(end as usize)
     }
 
-    // ANCHOR: close_value
     /// A value just ended: count it in its container, closing every container that is
     /// now full. Returns true when the outermost value has ended.
     fn close_value(&mut self) -> bool {
@@ -147,7 +144,6 @@ impl Scanner {
         }
         true
     }
-    // ANCHOR_END: close_value
 
     fn reset(&mut self) {
         self.pos = 0;

@@ -33,7 +33,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Connections accepted in one poll before letting the connections themselves run.
 const ACCEPT_BUDGET: usize = 64;
 
-// ANCHOR: serve
 /// Listens on `addr` and serves every connection with a service from `builder`, on a
 /// new reactor, forever. Returns only if the reactor or the listener cannot be set up.
 pub fn serve<B: ServiceBuilder>(addr: &SocketAddr, builder: B) -> io::Result<()> {
@@ -43,7 +42,6 @@ pub fn serve<B: ServiceBuilder>(addr: &SocketAddr, builder: B) -> io::Result<()>
     let _ = core.run(server);
     Ok(())
 }
-// ANCHOR_END: serve
 
 // ANCHOR: server_builder
 /// A server's settings: the configuration of its connections and the shutdown signal
@@ -129,7 +127,6 @@ impl ServerBuilder {
 }
 // ANCHOR_END: server_builder
 
-// ANCHOR: server
 /// A listening server, as a future that runs until it has shut down.
 ///
 /// Spawn it on the reactor (or `run` it); keep a [`ShutdownHandle`] to stop it.
@@ -151,7 +148,6 @@ pub struct Server<B> {
     /// Set after a failed accept: wait before accepting again.
     backoff: Option<Timeout>,
 }
-// ANCHOR_END: server
 
 impl<B> fmt::Debug for Server<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,7 +186,6 @@ impl<B: ServiceBuilder> Server<B> {
         self.shutdown.clone()
     }
 
-    // ANCHOR: start_connection
     /// Starts the connection of a newly accepted socket.
     fn start_connection(&mut self, stream: TcpStream) {
         if let Err(err) = stream.set_nodelay(true) {
@@ -213,7 +208,6 @@ impl<B: ServiceBuilder> Server<B> {
             &self.handle,
         );
     }
-    // ANCHOR_END: start_connection
 
     // ANCHOR: accept
     /// Accepts the waiting connections, within a budget.

@@ -15,7 +15,6 @@ use crate::peer::Client;
 /// A boxed future, for services whose handlers return different future types.
 pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
 
-// ANCHOR: service
 /// Handles the requests and notifications that arrive on one connection.
 ///
 /// Handlers are called in the order the messages arrive. The futures they return then
@@ -47,9 +46,7 @@ pub trait Service: 'static {
     fn handle_notification(&mut self, method: &str, params: Vec<Value>)
         -> Self::NotificationFuture;
 }
-// ANCHOR_END: service
 
-// ANCHOR: service_builder
 /// Makes the [`Service`] of each new connection.
 ///
 /// `peer` is a handle to the new connection: keep it in the service to send requests and
@@ -75,14 +72,12 @@ where
         self(peer)
     }
 }
-// ANCHOR_END: service_builder
 
 /// The service of a client that installed no handler: it refuses every request with an
 /// error response that says so, and drops notifications with a log line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NoHandler;
 
-// ANCHOR: no_handler
 impl Service for NoHandler {
     type Output = Value;
     type Error = Value;
@@ -108,7 +103,6 @@ impl Service for NoHandler {
         future::ok(())
     }
 }
-// ANCHOR_END: no_handler
 
 impl ServiceBuilder for NoHandler {
     type Service = NoHandler;

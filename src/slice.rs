@@ -20,7 +20,6 @@ use crate::config::Limits;
 use crate::encode::write_str;
 use crate::errors::CodecError;
 
-// ANCHOR: slice_error
 /// Why a [`SliceReader`] could not read a whole value.
 #[derive(Debug)]
 pub(crate) enum SliceError {
@@ -30,7 +29,6 @@ pub(crate) enum SliceError {
     /// The bytes are not MessagePack, or break one of the limits: the stream is corrupt.
     Corrupt(CodecError),
 }
-// ANCHOR_END: slice_error
 
 /// A cursor over a slice that holds MessagePack values, enforcing [`Limits`].
 ///
@@ -68,7 +66,6 @@ impl<'a> SliceReader<'a> {
         self.seen - self.rest.len()
     }
 
-    // ANCHOR: value
     /// Reads one whole value.
     pub(crate) fn value(&mut self) -> Result<Value, SliceError> {
         match self.header()? {
@@ -154,7 +151,6 @@ impl<'a> SliceReader<'a> {
             _ => return Err(SliceError::Incomplete),
         })
     }
-    // ANCHOR_END: value
 
     // ANCHOR: header
     /// Reads a marker and the length field that follows it, if any, and counts the value.

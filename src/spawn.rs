@@ -19,7 +19,6 @@ use crate::pending::Pending;
 use crate::service::ServiceBuilder;
 use crate::shutdown::ShutdownSignal;
 
-// ANCHOR: spawn_connection
 /// Builds the service of a new connection, with a handle to that connection, and spawns
 /// the connection on the reactor. Returns the handle the service received.
 pub(crate) fn spawn_connection<I, B>(
@@ -54,4 +53,3 @@ where
     handle.spawn(connection);
     peer
 }
-// ANCHOR_END: spawn_connection

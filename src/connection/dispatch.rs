@@ -30,7 +30,6 @@ use crate::service::Service;
 pub(crate) const STEP_BUDGET: usize = 128;
 // ANCHOR_END: budgets
 
-// ANCHOR: request_task
 /// A request from the peer whose handler is running, tagged with the msgid to answer.
 struct RequestTask<F> {
     id: u32,
@@ -58,7 +57,6 @@ where
         }))
     }
 }
-// ANCHOR_END: request_task
 
 /// What the handles' channels gave.
 enum Next {
@@ -191,7 +189,6 @@ impl<S: Service> Dispatch<S> {
     }
     // ANCHOR_END: accept
 
-    // ANCHOR: dispatch
     /// Sends one decoded message where it belongs.
     fn dispatch(&mut self, received: Received<'_>, out: &mut WriteBuffer) {
         match received {
@@ -213,9 +210,7 @@ impl<S: Service> Dispatch<S> {
             }
         }
     }
-    // ANCHOR_END: dispatch
 
-    // ANCHOR: start_request
     /// Calls the handler of a request. Most handlers answer at once: try that before
     /// paying for a place among the running handlers.
     fn start_request(&mut self, id: u32, method: &str, params: Vec<Value>, out: &mut WriteBuffer) {
@@ -228,9 +223,7 @@ impl<S: Service> Dispatch<S> {
             Err(never) => match never {},
         }
     }
-    // ANCHOR_END: start_request
 
-    // ANCHOR: start_notification
     /// Calls the handler of a notification.
     fn start_notification(&mut self, method: &str, params: Vec<Value>) {
         let mut future = self.service.handle_notification(method, params);
@@ -240,9 +233,7 @@ impl<S: Service> Dispatch<S> {
             self.notifications.push(future);
         }
     }
-    // ANCHOR_END: start_notification
 
-    // ANCHOR: route_response
     /// Hands a response to the caller waiting for it, if any.
     fn route_response(&mut self, resp: Response) {
         let id = resp.id;
@@ -254,7 +245,6 @@ impl<S: Service> Dispatch<S> {
             );
         }
     }
-    // ANCHOR_END: route_response
 
     // ANCHOR: drive_requests
     /// Polls the request handlers that were woken; queues their responses.
@@ -285,7 +275,6 @@ impl<S: Service> Dispatch<S> {
     }
     // ANCHOR_END: drive_requests
 
-    // ANCHOR: drive_notifications
     /// Polls the notification handlers (all the woken ones, or only the oldest when
     /// they run in order).
     #[inline]
@@ -312,9 +301,7 @@ impl<S: Service> Dispatch<S> {
         }
         progress
     }
-    // ANCHOR_END: drive_notifications
 
-    // ANCHOR: queue_response
     /// Encodes a response onto the write buffer.
     fn queue_response(&mut self, mut response: Response, out: &mut WriteBuffer) {
         let id = response.id;
@@ -347,7 +334,6 @@ impl<S: Service> Dispatch<S> {
             let _ = out.push(fallback);
         }
     }
-    // ANCHOR_END: queue_response
 
     // ANCHOR: outgoing
     /// Moves what our handles queued (requests, notifications) onto the write buffer.

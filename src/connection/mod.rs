@@ -1,7 +1,8 @@
 //! The connection core: one future per connection, the same on both sides.
 //!
-//! tokio-proto used to own this loop; we write it by hand so that requests *and*
-//! notifications can flow both ways. A [`Connection`] has two halves and a lifecycle:
+//! In part 2 of the book, tokio-proto owns this loop; we write it by hand so that
+//! requests *and* notifications can flow both ways. A [`Connection`] has two halves and
+//! a lifecycle:
 //!
 //! - the **transport** ([`transport`]): the byte stream, the codec, the read buffer
 //!   and the write buffer; it reads, decodes, writes and flushes, and says whether there
@@ -79,8 +80,8 @@ enum Lifecycle {
     /// to our calls must get through) and closes once nothing runs, nothing waits to be
     /// written and no call of ours waits for an answer.
     Released,
-    /// Shutting down: read nothing more, let the running handlers finish
-    /// and their answers leave, then close; or close anyway when `grace` fires.
+    /// Shutting down: read nothing more, let the running handlers finish and their
+    /// answers leave, then close; or close anyway when `grace` fires.
     Draining {
         /// Fires at the end of the grace period (`None` if no timer could be armed).
         grace: Option<Timeout>,
@@ -186,7 +187,6 @@ where
     }
     // ANCHOR_END: can_read
 
-    // ANCHOR: read_incoming
     /// Step 1: reads from the transport and dispatches each decoded message.
     fn read_incoming(&mut self) -> Result<Progress, ClosedReason> {
         let mut progress = Progress::Nothing;
@@ -224,7 +224,6 @@ where
         self.transport.shrink_read_buffer();
         Ok(progress)
     }
-    // ANCHOR_END: read_incoming
 
     /// Step 2: polls the handlers that were woken, and queues the answers of those that
     /// completed, while the write buffer has room.

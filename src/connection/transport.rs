@@ -20,11 +20,9 @@ use crate::errors::CodecError;
 use crate::message::Message;
 use crate::outbox::Outbox;
 
-// ANCHOR: budgets
 /// The free space we make in the read buffer before reading: large enough to take
 /// many small messages in one system call.
 const READ_CHUNK: usize = 16 * 1024;
-// ANCHOR_END: budgets
 
 // ANCHOR: io
 /// Where a connection's bytes come from and go to. A socket or an in-memory pipe is one
@@ -57,7 +55,6 @@ impl<T: AsyncRead + AsyncWrite> Io for Duplex<T> {
 }
 // ANCHOR_END: io
 
-// ANCHOR: progress
 /// What one step of a poll did. The connection runs its steps again while one of them
 /// made progress; once none did, each stopped on an inner `NotReady` that will wake us.
 #[must_use]
@@ -77,7 +74,6 @@ impl BitOrAssign for Progress {
         }
     }
 }
-// ANCHOR_END: progress
 
 /// What a read from the stream gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +209,6 @@ impl<I: Io> Transport<I> {
     }
     // ANCHOR_END: decode_next
 
-    // ANCHOR: read
     /// Reads what the stream has into the read buffer.
     #[inline]
     pub(crate) fn read(&mut self) -> io::Result<Read> {
@@ -258,9 +253,7 @@ impl<I: Io> Transport<I> {
             self.read_buf = BytesMut::new();
         }
     }
-    // ANCHOR_END: read
 
-    // ANCHOR: flush
     /// Writes the write buffer to the stream, then flushes it once.
     #[inline]
     pub(crate) fn flush(&mut self) -> io::Result<Progress> {
@@ -301,7 +294,6 @@ impl<I: Io> Transport<I> {
         }
         Ok(progress)
     }
-    // ANCHOR_END: flush
 }
 
 /// An I/O result as a poll: `WouldBlock` means the stream has registered this task to

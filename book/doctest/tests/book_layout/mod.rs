@@ -41,51 +41,7 @@ pub const PART3_OLD_LAYOUT: &[&str] = &[];
 /// the library's code and by the rewrite of part 3, and in the old part-3 listing crate.
 /// Removed when part 3 lands: each entry goes when a chapter includes the anchor again
 /// or the anchor is deleted (the owner of `src/` deletes those in `src/`).
-pub const UNUSED_ANCHORS: &[(&str, &str)] = &[
-    ("src/codec.rs", "incoming"),
-    ("src/codec.rs", "encode_message"),
-    ("src/codec.rs", "encoder"),
-    ("src/config.rs", "max_idle_buffer"),
-    ("src/connection/transport.rs", "progress"),
-    ("src/connection/transport.rs", "read"),
-    ("src/message.rs", "types"),
-    ("src/message.rs", "decode"),
-    ("src/message.rs", "encode"),
-    ("src/scan.rs", "scanner"),
-    ("src/scan.rs", "close_value"),
-    ("src/slice.rs", "slice_error"),
-    ("src/slice.rs", "value"),
-    ("src/client.rs", "connect"),
-    ("src/client.rs", "start"),
-    ("src/codec.rs", "received"),
-    ("src/connection/dispatch.rs", "request_task"),
-    ("src/connection/dispatch.rs", "dispatch"),
-    ("src/connection/dispatch.rs", "start_request"),
-    ("src/connection/dispatch.rs", "start_notification"),
-    ("src/connection/dispatch.rs", "route_response"),
-    ("src/connection/dispatch.rs", "drive_notifications"),
-    ("src/connection/dispatch.rs", "queue_response"),
-    ("src/connection/mod.rs", "read_incoming"),
-    ("src/connection/transport.rs", "budgets"),
-    ("src/connection/transport.rs", "flush"),
-    ("src/message.rs", "frame"),
-    ("src/outbox.rs", "outbox"),
-    ("src/peer.rs", "client"),
-    ("src/peer.rs", "request"),
-    ("src/peer.rs", "notify"),
-    ("src/peer.rs", "response"),
-    ("src/pending.rs", "pending"),
-    ("src/pending.rs", "register"),
-    ("src/pending.rs", "complete"),
-    ("src/pending.rs", "id_hasher"),
-    ("src/server.rs", "serve"),
-    ("src/server.rs", "server"),
-    ("src/server.rs", "start_connection"),
-    ("src/service.rs", "service"),
-    ("src/service.rs", "service_builder"),
-    ("src/service.rs", "no_handler"),
-    ("src/spawn.rs", "spawn_connection"),
-];
+pub const UNUSED_ANCHORS: &[(&str, &str)] = &[];
 
 /// Commit hashes that chapter 4.5 still quotes (chapter, hash). Removed when chapter
 /// 4.5 is reworked into a lesson.
