@@ -20,15 +20,15 @@
 //! answered correctly or failed with a connection error and the server let go of every
 //! connection; 1 otherwise.
 
-#[path = "../tests/hardening_support/mod.rs"]
-mod hardening_support;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::env;
 use std::process;
 use std::time::Duration;
 
-use hardening_support::soak::{soak, SoakConfig};
-use hardening_support::ExampleServer;
+use common::soak::{soak, SoakConfig};
+use common::ExampleServer;
 
 fn main() {
     let mut config = SoakConfig {
