@@ -22,11 +22,10 @@
 //!   file a step leaves unchanged is best a symbolic link to the step that last changed
 //!   it: the comparison reads through links.
 //!
-//! While part 3 is being rewritten, its chapters that still use the old layout are
-//! exempt from the part-3 checks through [`PART3_OLD_LAYOUT`], and the anchors left
-//! unused meanwhile through [`UNUSED_ANCHORS`]; chapter 4.5's commit hashes wait for its
-//! rework in [`ALLOWED_HASHES`]. Each list fails the lint once one of its entries is no
-//! longer needed, so that they only ever shrink.
+//! Exceptions go in three lists, all empty today: chapters of part 3 still in the old
+//! layout ([`PART3_OLD_LAYOUT`]), anchors no chapter includes yet ([`UNUSED_ANCHORS`]),
+//! and commit hashes a chapter may quote ([`ALLOWED_HASHES`]). Each list fails the lint
+//! once one of its entries is no longer needed, so that they only ever shrink.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -43,14 +42,9 @@ pub const PART3_OLD_LAYOUT: &[&str] = &[];
 /// or the anchor is deleted (the owner of `src/` deletes those in `src/`).
 pub const UNUSED_ANCHORS: &[(&str, &str)] = &[];
 
-/// Commit hashes that chapter 4.5 still quotes (chapter, hash). Removed when chapter
-/// 4.5 is reworked into a lesson.
-pub const ALLOWED_HASHES: &[(&str, &str)] = &[
-    ("ch04-05-performance.md", "41decff"),
-    ("ch04-05-performance.md", "e4a23a2"),
-    ("ch04-05-performance.md", "c8eca6a"),
-    ("ch04-05-performance.md", "167cbb0"),
-];
+/// Commit hashes a chapter may still quote (chapter, hash). Empty since chapter 4.5
+/// became a lesson: its run logs and their commits are in `bench/README.md`.
+pub const ALLOWED_HASHES: &[(&str, &str)] = &[];
 
 /// The title of the section that ends each chapter of parts 2 and 3.
 const COMPLETE_CODE: &str = "## Complete code";
