@@ -18,7 +18,7 @@ use tokio_core::net::TcpStream;
 use tokio_core::reactor::Handle;
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::Duplex;
+use crate::connection::{Duplex, Halves, Io};
 use crate::service::{NoHandler, ServiceBuilder};
 use crate::spawn::spawn_connection;
 
@@ -115,15 +115,26 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     where
         T: AsyncRead + AsyncWrite + 'static,
     {
+        self.start_io(Duplex(transport), handle)
+    }
+
+    // ANCHOR: start_halves
+    /// Starts the connection over a reader and a writer that are two objects, on the
+    /// reactor, and returns its handle: a child process's stdout and stdin, or this
+    /// program's own stdin and stdout. The connection ends when `reader` reaches its end
+    /// (or fails); dropping `writer` with it tells the peer that we are gone.
+    pub fn start_halves<R, W>(self, reader: R, writer: W, handle: &Handle) -> Client
+    where
+        R: AsyncRead + 'static,
+        W: AsyncWrite + 'static,
+    {
+        self.start_io(Halves { reader, writer }, handle)
+    }
+    // ANCHOR_END: start_halves
+
+    fn start_io<I: Io + 'static>(self, io: I, handle: &Handle) -> Client {
         let (sender, receiver) = mpsc::unbounded();
-        let peer = spawn_connection(
-            Duplex(transport),
-            &self.handler,
-            self.config,
-            Some(receiver),
-            None,
-            handle,
-        );
+        let peer = spawn_connection(io, &self.handler, self.config, Some(receiver), None, handle);
         peer.with_queue(sender, self.timeout)
     }
 }

@@ -18,7 +18,7 @@ use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
-use crate::connection::Duplex;
+use crate::connection::{Duplex, Halves, Io};
 use crate::peer::Client;
 use crate::service::ServiceBuilder;
 use crate::shutdown::ShutdownSignal;
@@ -116,14 +116,41 @@ impl ServerBuilder {
         T: AsyncRead + AsyncWrite + 'static,
         B: ServiceBuilder,
     {
+        self.serve_io(Duplex(transport), builder, handle)
+    }
+    // ANCHOR_END: serve_connection
+
+    /// Serves one connection over a reader and a writer that are two objects, like
+    /// [`serve_connection`](ServerBuilder::serve_connection): this program's own stdin
+    /// and stdout (a plugin started by its peer, for example), or a child
+    /// process's stdout and stdin. The connection ends when `reader` reaches its end.
+    pub fn serve_halves<R, W, B>(
+        &self,
+        reader: R,
+        writer: W,
+        builder: &B,
+        handle: &Handle,
+    ) -> Client
+    where
+        R: AsyncRead + 'static,
+        W: AsyncWrite + 'static,
+        B: ServiceBuilder,
+    {
+        self.serve_io(Halves { reader, writer }, builder, handle)
+    }
+
+    fn serve_io<I: Io + 'static, B: ServiceBuilder>(
+        &self,
+        io: I,
+        builder: &B,
+        handle: &Handle,
+    ) -> Client {
         let shutdown = self.shutdown.as_ref().map(|shutdown| ShutdownSignal {
             deadline: shutdown.listen(),
             _alive: None,
         });
-        let config = self.config.clone();
-        spawn_connection(Duplex(transport), builder, config, None, shutdown, handle)
+        spawn_connection(io, builder, self.config.clone(), None, shutdown, handle)
     }
-    // ANCHOR_END: serve_connection
 }
 // ANCHOR_END: server_builder
 

@@ -47,7 +47,7 @@ use crate::pending::Pending;
 use crate::service::Service;
 use crate::shutdown::ShutdownSignal;
 
-pub(crate) use self::transport::{Duplex, Io};
+pub(crate) use self::transport::{Duplex, Halves, Io};
 
 // ANCHOR: budgets
 /// How many times one poll repeats the steps before yielding to other tasks.

@@ -55,6 +55,28 @@ impl<T: AsyncRead + AsyncWrite> Io for Duplex<T> {
 }
 // ANCHOR_END: io
 
+// ANCHOR: halves
+/// A reader and a writer that are two objects: a child process's stdout and stdin, or
+/// this program's own stdin and stdout.
+pub(crate) struct Halves<R, W> {
+    pub(crate) reader: R,
+    pub(crate) writer: W,
+}
+
+impl<R: AsyncRead, W: AsyncWrite> Io for Halves<R, W> {
+    type Reader = R;
+    type Writer = W;
+
+    fn reader(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    fn writer(&mut self) -> &mut W {
+        &mut self.writer
+    }
+}
+// ANCHOR_END: halves
+
 /// What one step of a poll did. The connection runs its steps again while one of them
 /// made progress; once none did, each stopped on an inner `NotReady` that will wake us.
 #[must_use]
