@@ -50,6 +50,9 @@ pub mod ch03_03_both_directions {}
 #[doc = include_str!("../../src/ch03-04-examples.md")]
 pub mod ch03_04_examples {}
 
+#[doc = include_str!("../../src/ch04-00-from-tutorial-to-library.md")]
+pub mod ch04_00_from_tutorial_to_library {}
+
 #[doc = include_str!("../../src/ch04-01-hardening.md")]
 pub mod ch04_01_hardening {}
 
