@@ -10,7 +10,9 @@
 //! ping [1, "hello"] -> pong [1, "hello"]
 //! ```
 //!
-//! The address is optional (that one is the default). Without a server, it prints what
+//! The address is optional (that one is the default); one with a `/` in it is the path of
+//! a Unix domain socket (`cargo run --example server -- /tmp/demo.sock`, then
+//! `cargo run --example client -- /tmp/demo.sock`). Without a server, it prints what
 //! went wrong and exits with status 1.
 
 use std::env;
@@ -61,12 +63,14 @@ impl Service for PongHandler {
 
 fn main() {
     let arg = env::args().nth(1);
-    let addr_text = arg.as_deref().unwrap_or(DEFAULT_ADDR);
-    let addr: SocketAddr = match addr_text.parse() {
-        Ok(addr) => addr,
+    let addr = arg.as_deref().unwrap_or(DEFAULT_ADDR);
+    let tcp_addr: Option<SocketAddr> = match addr.parse() {
+        Ok(tcp_addr) => Some(tcp_addr),
+        // A path: a Unix socket.
+        Err(_) if addr.contains('/') => None,
         Err(_) => fail(&format!(
-            "`{}` is not a socket address; give one like {}",
-            addr_text, DEFAULT_ADDR
+            "`{}` is neither host:port nor a socket path; give one like {}",
+            addr, DEFAULT_ADDR
         )),
     };
     let mut core =
@@ -75,15 +79,17 @@ fn main() {
 
     // ANCHOR: connect
     let (pongs_sender, pongs) = mpsc::unbounded();
-    let connect = Client::builder()
-        .handler(move |_peer: Client| PongHandler {
-            pongs: pongs_sender.clone(),
-        })
-        .connect(&addr, &handle);
+    let builder = Client::builder().handler(move |_peer: Client| PongHandler {
+        pongs: pongs_sender.clone(),
+    });
+    let connect = match tcp_addr {
+        Some(tcp_addr) => builder.connect(&tcp_addr, &handle),
+        None => builder.connect_unix(addr, &handle),
+    };
     let client = core.run(connect).unwrap_or_else(|err| {
         fail(&format!(
-            "cannot connect to {}: {} (is the server running? start it with `cargo run --example server`)",
-            addr, err
+            "cannot connect to {}: {} (is the server running? start it with `cargo run --example server -- {}`)",
+            addr, err, addr
         ))
     });
     // ANCHOR_END: connect

@@ -24,8 +24,10 @@
 //! Neovim closed the connection
 //! ```
 //!
-//! An expression to evaluate instead of `1 + 2` can follow the address. Without a Neovim
-//! at that address, it says so and exits with status 1.
+//! The address can also be the path of a Unix socket, where Neovim listens by default
+//! (`:echo v:servername` in Neovim shows it). An expression to evaluate instead of `1 + 2`
+//! can follow the address. Without a Neovim at that address, it says so and exits with
+//! status 1.
 
 use std::env;
 use std::net::SocketAddr;
@@ -101,10 +103,10 @@ fn describe(err: &CallError) -> String {
 
 fn main() {
     let mut args = env::args().skip(1);
-    let addr: SocketAddr = match args.next().map(|text| text.parse()) {
-        Some(Ok(addr)) => addr,
+    let addr = match args.next() {
+        Some(addr) if addr.contains('/') || addr.parse::<SocketAddr>().is_ok() => addr,
         _ => {
-            eprintln!("usage: neovim ADDR [EXPRESSION]   (ADDR like 127.0.0.1:6666, where `nvim --listen` listens)");
+            eprintln!("usage: neovim ADDR [EXPRESSION]   (ADDR where `nvim --listen` listens: host:port like 127.0.0.1:6666, or a socket path)");
             process::exit(2);
         }
     };
@@ -115,12 +117,15 @@ fn main() {
 
     // ANCHOR: connect
     let (events_sender, events) = mpsc::unbounded();
-    let connect = Client::builder()
+    let builder = Client::builder()
         .handler(move |_peer: Client| Events {
             events: events_sender.clone(),
         })
-        .timeout(REQUEST_TIMEOUT)
-        .connect(&addr, &handle);
+        .timeout(REQUEST_TIMEOUT);
+    let connect = match addr.parse::<SocketAddr>() {
+        Ok(tcp_addr) => builder.connect(&tcp_addr, &handle),
+        Err(_) => builder.connect_unix(&addr, &handle),
+    };
     let nvim = core.run(connect).unwrap_or_else(|err| {
         fail(&format!(
             "cannot connect to Neovim at {}: {} (start it with `nvim --listen {}`)",

@@ -8,7 +8,15 @@
 //! ```
 //!
 //! (the address is optional; that one is the default), then run the client beside it
-//! (`cargo run --example client`). What it answers:
+//! (`cargo run --example client`). An address with a `/` in it is the path of a Unix
+//! domain socket, which only your own user can connect to:
+//!
+//! ```console
+//! $ cargo run --example server -- /tmp/demo.sock
+//! listening on /tmp/demo.sock
+//! ```
+//!
+//! What it answers:
 //!
 //! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
 //!   integers; wrong arity, non-integers or an overflow get an error response;
@@ -19,6 +27,7 @@
 
 use std::env;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process;
 use std::time::Duration;
 
@@ -29,6 +38,9 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:54321";
+/// The command line, for error messages.
+const USAGE: &str = "usage: server [ADDR]
+  ADDR  host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)";
 /// The longest `sleep` we accept: a peer must not be able to park a handler for ever
 /// (or overflow the timer with a huge number).
 const MAX_SLEEP_MS: u64 = 10 * 60 * 1000;
@@ -136,16 +148,43 @@ impl Future for Reply {
 }
 // ANCHOR_END: reply
 
-fn main() {
-    let arg = env::args().nth(1);
-    let addr_text = arg.as_deref().unwrap_or(DEFAULT_ADDR);
-    let addr: SocketAddr = match addr_text.parse() {
-        Ok(addr) => addr,
-        Err(_) => fail(&format!(
-            "`{}` is not a socket address; give one like {}",
-            addr_text, DEFAULT_ADDR
-        )),
+/// Where to listen.
+enum Addr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// What the command line asks for.
+struct Args {
+    addr: Addr,
+}
+
+/// Reads the command line: `[ADDR]` and the flags.
+fn parse_args() -> Result<Args, String> {
+    let mut addr = None;
+    for arg in env::args().skip(1) {
+        match arg.as_str() {
+            flag if flag.starts_with("--") => return Err(format!("unknown flag `{}`", flag)),
+            _ if addr.is_none() => addr = Some(arg),
+            _ => return Err(format!("unexpected argument `{}`", arg)),
+        }
+    }
+    let text = addr.unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    let addr = if text.contains('/') {
+        Addr::Unix(PathBuf::from(text))
+    } else {
+        Addr::Tcp(text.parse().map_err(|_| {
+            format!(
+                "`{}` is neither host:port nor a socket path; give one like {}",
+                text, DEFAULT_ADDR
+            )
+        })?)
     };
+    Ok(Args { addr })
+}
+
+fn main() {
+    let args = parse_args().unwrap_or_else(|err| fail(&format!("{}\n{}", err, USAGE)));
     let mut core =
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
     let handle = core.handle();
@@ -155,10 +194,23 @@ fn main() {
         peer,
         handle: timers.clone(),
     };
-    let server = Server::bind(&addr, builder, &handle).unwrap_or_else(|err| fail(&err.to_string()));
-    println!("listening on {}", server.local_addr());
+    let ran = match args.addr {
+        Addr::Tcp(addr) => {
+            let server =
+                Server::bind(&addr, builder, &handle).unwrap_or_else(|err| fail(&err.to_string()));
+            println!("listening on {}", server.local_addr());
+            core.run(server)
+        }
+        Addr::Unix(path) => {
+            let server = Server::builder()
+                .bind_unix(&path, builder, &handle)
+                .unwrap_or_else(|err| fail(&err.to_string()));
+            println!("listening on {}", server.local_addr().display());
+            core.run(server)
+        }
+    };
     // ANCHOR_END: main
-    if core.run(server).is_err() {
+    if ran.is_err() {
         fail("the server stopped");
     }
 }

@@ -10,13 +10,15 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use futures::sync::mpsc;
-use futures::Future;
+use futures::{future, Future};
 use tokio_core::net::TcpStream;
 use tokio_core::reactor::Handle;
 use tokio_io::{AsyncRead, AsyncWrite};
+use tokio_uds::UnixStream;
 
 use crate::connection::{Duplex, Halves, Io};
 use crate::service::{NoHandler, ServiceBuilder};
@@ -33,6 +35,12 @@ impl Client {
     /// [`Client::builder`] to install one).
     pub fn connect(addr: &SocketAddr, handle: &Handle) -> Connect {
         Client::builder().connect(addr, handle)
+    }
+
+    /// Connects to the Unix domain socket at `path` (where `nvim --listen` listens by
+    /// default), without a handler.
+    pub fn connect_unix<P: AsRef<Path>>(path: P, handle: &Handle) -> Connect {
+        Client::builder().connect_unix(path, handle)
     }
 
     /// Runs a client over an already connected transport (a TCP or Unix socket, an
@@ -109,6 +117,16 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
             self.start(stream, &handle)
         }))
     }
+
+    // ANCHOR: connect_unix
+    /// Connects to the Unix domain socket at `path` and starts the connection on the
+    /// reactor. A Unix socket connects at once or not at all, so the future is ready
+    /// when it is first polled.
+    pub fn connect_unix<P: AsRef<Path>>(self, path: P, handle: &Handle) -> Connect {
+        let connected = UnixStream::connect(path, handle).map(|stream| self.start(stream, handle));
+        Box::new(future::result(connected))
+    }
+    // ANCHOR_END: connect_unix
 
     /// Starts the connection over `transport` on the reactor and returns its handle.
     pub fn start<T>(self, transport: T, handle: &Handle) -> Client

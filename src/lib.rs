@@ -25,7 +25,8 @@
 //! - `connection` (private): one future per connection, in two halves, the transport
 //!   (bytes in and out) and the dispatch (handlers and calls);
 //! - [`server`] and [`client`]: start connections (through one private `spawn` module),
-//!   the server for each socket it accepts, the client for the one it connects;
+//!   the server for each socket it accepts (TCP or Unix domain, through a private
+//!   `listener` module), the client for the one it connects;
 //! - [`neovim`]: helpers for the most common peer.
 //!
 //! A server answers with a [`Service`], one per connection:
@@ -85,6 +86,7 @@ mod config;
 mod connection;
 mod encode;
 pub mod errors;
+mod listener;
 pub mod message;
 pub mod neovim;
 mod outbox;

@@ -9,12 +9,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::stream::Stream;
 use futures::sync::{mpsc, oneshot};
 use futures::{Async, Future, Poll};
-use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
@@ -25,6 +25,7 @@ use crate::shutdown::ShutdownSignal;
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
+pub use crate::listener::{Listener, Tcp, Unix};
 pub use crate::shutdown::ShutdownHandle;
 
 /// After a failed `accept` (typically: out of file descriptors), wait this long before
@@ -82,15 +83,42 @@ impl ServerBuilder {
         builder: B,
         handle: &Handle,
     ) -> io::Result<Server<B>> {
-        let listener = TcpListener::bind(addr, handle).map_err(|err| {
-            io::Error::new(err.kind(), format!("cannot listen on {}: {}", addr, err))
-        })?;
-        let local_addr = listener.local_addr()?;
+        Ok(self.listen(Tcp::bind(addr, handle)?, builder, handle))
+    }
+
+    // ANCHOR: bind_unix
+    /// Listens on the Unix domain socket `path` and serves every connection with a
+    /// service from `builder`, once the server is spawned on the reactor (or run).
+    ///
+    /// The socket file is created with mode 0600: only its owner may connect. (It is
+    /// made private right after it is bound; for a socket nobody else can reach even in
+    /// that instant, put it in a directory only you can enter, such as
+    /// `$XDG_RUNTIME_DIR`.) A socket file already at `path` that nobody listens on, left
+    /// by a server that crashed, is replaced; if a program listens on it, or the file is
+    /// not a socket, this fails with `AddrInUse` and a message that names the path. The
+    /// file is removed when the server stops listening.
+    pub fn bind_unix<B: ServiceBuilder, P: AsRef<Path>>(
+        self,
+        path: P,
+        builder: B,
+        handle: &Handle,
+    ) -> io::Result<Server<B, Unix>> {
+        Ok(self.listen(Unix::bind(path.as_ref(), handle)?, builder, handle))
+    }
+    // ANCHOR_END: bind_unix
+
+    /// A server that accepts connections from `listener`.
+    fn listen<B: ServiceBuilder, L: Listener>(
+        self,
+        listener: L,
+        builder: B,
+        handle: &Handle,
+    ) -> Server<B, L> {
         let shutdown = self.shutdown.unwrap_or_default();
         let (alive_sender, alive) = mpsc::unbounded();
-        Ok(Server {
-            incoming: Some(listener.incoming()),
-            local_addr,
+        Server {
+            local_addr: listener.addr(),
+            listener: Some(listener),
             builder,
             config: self.config,
             handle: handle.clone(),
@@ -99,7 +127,7 @@ impl ServerBuilder {
             alive_sender: Some(alive_sender),
             alive,
             backoff: None,
-        })
+        }
     }
 
     // ANCHOR: serve_connection
@@ -156,11 +184,13 @@ impl ServerBuilder {
 
 /// A listening server, as a future that runs until it has shut down.
 ///
-/// Spawn it on the reactor (or `run` it); keep a [`ShutdownHandle`] to stop it.
-pub struct Server<B> {
-    /// Accepted connections; `None` once shutting down.
-    incoming: Option<Incoming>,
-    local_addr: SocketAddr,
+/// Spawn it on the reactor (or `run` it); keep a [`ShutdownHandle`] to stop it. It
+/// listens on TCP ([`Tcp`], made by [`bind`](ServerBuilder::bind)) or on a Unix domain
+/// socket ([`Unix`], made by [`bind_unix`](ServerBuilder::bind_unix)).
+pub struct Server<B, L: Listener = Tcp> {
+    /// Where connections come from; `None` once shutting down.
+    listener: Option<L>,
+    local_addr: L::Addr,
     builder: B,
     config: Config,
     handle: Handle,
@@ -176,11 +206,11 @@ pub struct Server<B> {
     backoff: Option<Timeout>,
 }
 
-impl<B> fmt::Debug for Server<B> {
+impl<B, L: Listener> fmt::Debug for Server<B, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
-            .field("accepting", &self.incoming.is_some())
+            .field("accepting", &self.listener.is_some())
             .field("config", &self.config)
             .field("shutdown", &self.shutdown)
             .finish()
@@ -201,10 +231,13 @@ impl<B: ServiceBuilder> Server<B> {
     pub fn bind(addr: &SocketAddr, builder: B, handle: &Handle) -> io::Result<Self> {
         Server::builder().bind(addr, builder, handle)
     }
+}
 
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+impl<B: ServiceBuilder, L: Listener> Server<B, L> {
+    /// Where the server listens: a `SocketAddr` for TCP, the socket's path for a Unix
+    /// socket.
+    pub fn local_addr(&self) -> L::Addr {
+        self.local_addr.clone()
     }
 
     /// The handle that shuts this server down (the one given to
@@ -214,10 +247,7 @@ impl<B: ServiceBuilder> Server<B> {
     }
 
     /// Starts the connection of a newly accepted socket.
-    fn start_connection(&mut self, stream: TcpStream) {
-        if let Err(err) = stream.set_nodelay(true) {
-            log::debug!("could not set TCP_NODELAY: {}", err);
-        }
+    fn start_connection(&mut self, stream: L::Stream) {
         let alive = match self.alive_sender {
             Some(ref alive) => alive.clone(),
             None => return,
@@ -237,29 +267,26 @@ impl<B: ServiceBuilder> Server<B> {
     }
 
     // ANCHOR: accept
-    /// Accepts the waiting connections, within a budget.
-    fn accept(&mut self) -> Poll<(), ()> {
+    /// Accepts the waiting connections, within a budget. Returns once the listener, the
+    /// back-off timer or the budget has arranged for the task to be woken.
+    fn accept(&mut self) {
         if let Some(ref mut backoff) = self.backoff {
             match backoff.poll() {
                 // The timer will wake us.
-                Ok(Async::NotReady) => return Ok(Async::NotReady),
+                Ok(Async::NotReady) => return,
                 Ok(Async::Ready(())) | Err(_) => {}
             }
         }
         self.backoff = None;
         for _ in 0..ACCEPT_BUDGET {
-            let next = match self.incoming {
-                Some(ref mut incoming) => incoming.poll(),
-                None => return Ok(Async::NotReady),
+            let next = match self.listener {
+                Some(ref mut listener) => listener.accept(),
+                None => return,
             };
             match next {
-                Ok(Async::Ready(Some((stream, peer)))) => {
-                    log::debug!("accepted a connection from {}", peer);
-                    self.start_connection(stream);
-                }
-                Ok(Async::Ready(None)) => return Ok(Async::Ready(())),
+                Ok(Async::Ready(stream)) => self.start_connection(stream),
                 // The listener will wake us when a connection arrives.
-                Ok(Async::NotReady) => return Ok(Async::NotReady),
+                Ok(Async::NotReady) => return,
                 Err(err) => {
                     // One failed accept must not end the server.
                     log::warn!("accept failed, retrying in {:?}: {}", ACCEPT_BACKOFF, err);
@@ -276,7 +303,6 @@ impl<B: ServiceBuilder> Server<B> {
         }
         // More connections may be waiting: come back after the others ran.
         futures::task::current().notify();
-        Ok(Async::NotReady)
     }
     // ANCHOR_END: accept
 
@@ -285,10 +311,10 @@ impl<B: ServiceBuilder> Server<B> {
     /// each one drops its clone of `alive_sender` when it ends.
     fn stop_accepting(&mut self) {
         log::info!(
-            "the server on {} stops accepting connections",
+            "the server on {:?} stops accepting connections",
             self.local_addr
         );
-        self.incoming = None;
+        self.listener = None;
         self.backoff = None;
         self.alive_sender = None;
     }
@@ -296,27 +322,22 @@ impl<B: ServiceBuilder> Server<B> {
 }
 
 // ANCHOR: server_poll
-impl<B: ServiceBuilder> Future for Server<B> {
+impl<B: ServiceBuilder, L: Listener> Future for Server<B, L> {
     type Item = ();
     type Error = ();
 
     fn poll(&mut self) -> Poll<(), ()> {
-        if self.incoming.is_some() {
+        if self.listener.is_some() {
             // The shutdown handle will wake us when a shutdown is asked for. (It cannot
             // be cancelled: we hold a clone of the handle.)
             if let Ok(Async::Ready(_deadline)) = self.stop.poll() {
                 self.stop_accepting();
             }
         }
-        if self.incoming.is_some() {
-            if let Ok(Async::Ready(())) = self.accept() {
-                log::error!("the listener stopped accepting connections");
-                self.shutdown.shutdown(Duration::from_secs(0));
-                self.stop_accepting();
-            }
-            if self.incoming.is_some() {
-                return Ok(Async::NotReady);
-            }
+        if self.listener.is_some() {
+            // The listener, the back-off timer or the budget will wake us.
+            self.accept();
+            return Ok(Async::NotReady);
         }
         // Shutting down: done when the last connection drops its token.
         loop {

@@ -15,17 +15,17 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::process::{require, KillOnDrop, Lines, TempDir};
+use common::neovim::{nvim_command, runs_neovim};
+use common::process::{KillOnDrop, Lines, TempDir};
 use common::proxy::Proxy;
 use common::reactor::{recv_on, turn_for};
 use common::wire::{self, message};
-use common::{example_binary, run, ExampleServer, HANG, TEST_COMMAND};
+use common::{example_binary, run, ExampleServer, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
 use rmp_rpc_demo::codec::Limits;
@@ -39,48 +39,6 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 // A headless Neovim
 // ---------------------------------------------------------------------------------------
 
-/// The first line of `nvim --version` (`NVIM v0.7.2`); fails the test, naming the command
-/// that installs Neovim, when there is no `nvim` to run.
-fn neovim_version() -> String {
-    let install = format!(
-        "These tests need Neovim (`nvim` on PATH). Run the tests with `{}`: run as root, it \
-         installs Neovim with apt-get; otherwise it stops and names the command to run \
-         (on Debian 12: `sudo apt-get install -y neovim`).",
-        TEST_COMMAND
-    );
-    let version = require("nvim", &["--version"], &install);
-    version.lines().next().unwrap_or("").trim().to_string()
-}
-
-/// For a test that pins what one version of Neovim does (`pinned`: "0.7", "0.7.2"): true
-/// when `nvim` is that version. Otherwise the test is skipped: this prints a line saying
-/// which and why (past the test harness's capture, so that it shows), and returns false.
-fn runs_neovim(pinned: &str) -> bool {
-    let found = neovim_version();
-    let number: String = found
-        .trim_start_matches("NVIM v")
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let parts: Vec<&str> = number.split('.').collect();
-    let wanted: Vec<&str> = pinned.split('.').collect();
-    if parts.len() >= wanted.len() && parts[..wanted.len()] == wanted[..] {
-        return true;
-    }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a Neovim test")
-        .to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: {}: pins Neovim {} behaviour, found {}",
-        test,
-        pinned,
-        found
-    );
-    false
-}
-
 /// `nvim --headless --clean --listen 127.0.0.1:0`, with its own empty configuration and
 /// state directories. Killed when dropped.
 struct Neovim {
@@ -91,28 +49,14 @@ struct Neovim {
 
 impl Neovim {
     fn start() -> Neovim {
-        neovim_version();
         let dir = TempDir::new("nvim");
         let addr_file = dir.path().join("addr");
         // Neovim picks the port (`:0`) and tells us through a file: v:servername holds the
         // real address once it listens.
         let write_addr = format!("call writefile([v:servername], '{}')", addr_file.display());
-        let child = Command::new("nvim")
-            .args([
-                "--headless",
-                "--clean",
-                "-n",
-                "--listen",
-                "127.0.0.1:0",
-                "-c",
-            ])
+        let child = nvim_command(dir.path())
+            .args(["--headless", "--listen", "127.0.0.1:0", "-c"])
             .arg(&write_addr)
-            .env("NVIM_LOG_FILE", dir.path().join("log"))
-            .env("XDG_CONFIG_HOME", dir.path())
-            .env("XDG_DATA_HOME", dir.path())
-            .env("XDG_STATE_HOME", dir.path())
-            .env("XDG_CACHE_HOME", dir.path())
-            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

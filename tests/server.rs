@@ -21,6 +21,19 @@ fn text(s: &str) -> Value {
 }
 
 #[test]
+fn example_server_refuses_an_unknown_flag_with_its_usage() {
+    let run = common::process::run_example("server", &["--frobnicate"]);
+    assert_eq!(run.status.code(), Some(1), "{:?}", run);
+    assert!(run.stdout.is_empty(), "{:?}", run);
+    assert_eq!(run.stderr[0], "error: unknown flag `--frobnicate`");
+    assert!(
+        run.stderr[1].starts_with("usage: server [ADDR]"),
+        "{:?}",
+        run
+    );
+}
+
+#[test]
 fn example_server_prints_its_address_and_answers_add_and_sub() {
     let server = ExampleServer::start();
     let mut peer = RawPeer::connect(server.addr);

@@ -1,16 +1,25 @@
 //! Every way a connection reaches its peer, apart from TCP and child processes
-//! (tests/process.rs): a reader and a writer that are two objects.
+//! (tests/process.rs): a reader and a writer that are two objects, and Unix domain
+//! sockets (the library's server and client, and the example programs).
 
 mod common;
 
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::pipe::{pipe, End};
+use common::process::{run_example, RunningExample, TempDir};
 use common::wire;
 use common::{run, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
-use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Server, Service, Value};
+use rmp_rpc_demo::{
+    BoxFuture, CallError, Client, ClosedReason, Server, Service, ShutdownHandle, Value,
+};
 use tokio_core::reactor::Core;
 use tokio_io::io::read_to_end;
 
@@ -168,4 +177,202 @@ fn the_end_of_the_reader_fails_the_calls_in_flight_and_closes_the_writer() {
         client.closed_reason(),
         Some(ClosedReason::PeerClosed)
     ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Unix domain sockets
+// ---------------------------------------------------------------------------------------
+
+/// A server of [`Calls`] on the Unix socket `path`, spawned on `core`, with the handle
+/// that shuts it down.
+fn unix_server(core: &Core, path: &Path) -> io::Result<ShutdownHandle> {
+    let handle = core.handle();
+    let server = Server::builder().bind_unix(path, |peer| Calls { peer }, &handle)?;
+    assert_eq!(server.local_addr(), path);
+    let shutdown = server.shutdown_handle();
+    handle.spawn(server);
+    Ok(shutdown)
+}
+
+fn add_over_unix(core: &mut Core, path: &Path) -> Value {
+    let connect = Client::connect_unix(path, &core.handle());
+    let client = run(core, connect).expect("connect to the Unix socket");
+    run(core, client.request("add", vec![20.into(), 22.into()])).expect("add")
+}
+
+#[test]
+fn a_server_on_a_unix_socket_answers_a_client_that_connects_to_its_path() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("server.sock");
+    let mut core = Core::new().unwrap();
+    let _shutdown = unix_server(&core, &path).unwrap();
+    assert_eq!(add_over_unix(&mut core, &path), Value::from(42));
+}
+
+#[test]
+fn the_socket_file_lets_only_its_owner_connect() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("private.sock");
+    let core = Core::new().unwrap();
+    let _shutdown = unix_server(&core, &path).unwrap();
+    let metadata = fs::symlink_metadata(&path).unwrap();
+    assert!(metadata.file_type().is_socket());
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_stale_socket_file_that_nobody_listens_on_is_replaced() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("stale.sock");
+    // A server that went away without removing its socket file.
+    drop(StdUnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let mut core = Core::new().unwrap();
+    let _shutdown = unix_server(&core, &path).unwrap();
+    assert_eq!(add_over_unix(&mut core, &path), Value::from(42));
+}
+
+#[test]
+fn a_socket_another_program_listens_on_is_left_to_it() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("taken.sock");
+    let other = StdUnixListener::bind(&path).unwrap();
+    let core = Core::new().unwrap();
+    let err = unix_server(&core, &path).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot listen on {}: another program is listening on it",
+            path.display()
+        )
+    );
+    // The other program still has its socket. (Our probe is in its queue: accept it,
+    // then one more to be sure the socket still takes new connections.)
+    other.set_nonblocking(false).unwrap();
+    let _probe = other.accept().unwrap();
+    let _client = StdUnixStream::connect(&path).expect("the other program still listens");
+    assert!(other.accept().is_ok());
+}
+
+#[test]
+fn a_file_that_is_not_a_socket_is_never_removed() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, "my notes").unwrap();
+    let core = Core::new().unwrap();
+    let err = unix_server(&core, &path).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot listen on {}: the file exists and is not a socket (remove it yourself, or choose another path)",
+            path.display()
+        )
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "my notes");
+}
+
+#[test]
+fn the_socket_file_is_removed_when_the_server_stops_listening() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("gone.sock");
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let server = Server::builder()
+        .bind_unix(&path, |peer| Calls { peer }, &handle)
+        .unwrap();
+    let shutdown = server.shutdown_handle();
+    assert!(path.exists());
+    shutdown.shutdown(Duration::from_secs(0));
+    run(&mut core, server).unwrap();
+    assert!(!path.exists(), "{} is still there", path.display());
+}
+
+#[test]
+fn a_socket_file_replaced_by_another_server_is_not_removed() {
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("replaced.sock");
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let server = Server::builder()
+        .bind_unix(&path, |peer| Calls { peer }, &handle)
+        .unwrap();
+    // Someone removed our file and listens on the same path now.
+    fs::remove_file(&path).unwrap();
+    let _other = StdUnixListener::bind(&path).unwrap();
+    server.shutdown_handle().shutdown(Duration::from_secs(0));
+    run(&mut core, server).unwrap();
+    assert!(path.exists(), "the other server's socket file was removed");
+}
+
+#[test]
+fn connecting_to_a_path_where_nothing_listens_fails_with_the_os_error() {
+    let dir = TempDir::new("unix");
+    let mut core = Core::new().unwrap();
+    let connect = Client::connect_unix(dir.path().join("nothing.sock"), &core.handle());
+    match run(&mut core, connect) {
+        Err(err) => assert_eq!(err.kind(), io::ErrorKind::NotFound),
+        Ok(client) => panic!("connected to nothing: {:?}", client),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The example programs on a Unix socket
+// ---------------------------------------------------------------------------------------
+
+/// What the example client prints against the example server.
+const CLIENT_SESSION: [&str; 4] = [
+    "add [1, 2] = 3",
+    "sub [10, 4] = 6",
+    "add [\"one\", 2] failed as expected: the peer answered with an error: \"expected two integers between -2^63 and 2^63 - 1\"",
+    "ping [1, \"hello\"] -> pong [1, \"hello\"]",
+];
+
+/// Starts the example server on `path` and checks the line it prints once it listens.
+fn example_server_on(path: &Path) -> RunningExample {
+    let path = path.to_str().expect("a UTF-8 path");
+    let server = RunningExample::start("server", &[path]);
+    assert_eq!(server.next_line(), format!("listening on {}", path));
+    server
+}
+
+fn assert_client_session(path: &Path) {
+    let client = run_example("client", &[path.to_str().expect("a UTF-8 path")]);
+    assert!(client.status.success(), "{:?}", client);
+    assert_eq!(client.stdout, CLIENT_SESSION);
+}
+
+#[test]
+fn the_example_server_and_client_talk_over_a_unix_socket_path() {
+    let dir = TempDir::new("unix-example");
+    let path = dir.path().join("demo.sock");
+    let _server = example_server_on(&path);
+    assert_client_session(&path);
+}
+
+#[test]
+fn the_example_server_refuses_a_path_in_use_and_replaces_a_stale_socket() {
+    let dir = TempDir::new("unix-example");
+    let path = dir.path().join("demo.sock");
+    let mut first = example_server_on(&path);
+
+    let second = run_example("server", &[path.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(1), "{:?}", second);
+    assert!(second.stdout.is_empty(), "{:?}", second);
+    assert_eq!(
+        second.stderr,
+        [format!(
+            "error: cannot listen on {}: another program is listening on it",
+            path.display()
+        )]
+    );
+    // The first server still has its socket.
+    assert_client_session(&path);
+
+    // Killed, the first server leaves its socket file behind: a stale one.
+    first.process.kill();
+    assert!(path.exists(), "a killed server cannot remove its socket");
+    let _third = example_server_on(&path);
+    assert_client_session(&path);
 }

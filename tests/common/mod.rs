@@ -5,6 +5,7 @@
 //! - [`process`]: the example binaries (found, and built if need be, by cargo), the
 //!   example server as a child process, child processes killed on drop, their output
 //!   line by line, what /proc says about them, programs that must be installed.
+//! - [`neovim`]: Neovim's version, tests pinned to one, a Neovim with a state of its own.
 //! - [`peer`]: a raw MessagePack-RPC peer over a blocking `TcpStream`, written with rmpv
 //!   only, so that what it checks does not depend on the code it tests.
 //! - [`wire`]: messages built by hand, as rmpv values and as the crate's `Message`.
@@ -19,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod neovim;
 pub mod peer;
 pub mod pipe;
 pub mod process;

@@ -197,6 +197,71 @@ impl Lines {
     }
 }
 
+/// An example binary started with `args`, its stdout and stderr read line by line.
+/// Killed on drop.
+pub struct RunningExample {
+    pub process: KillOnDrop,
+    pub stdout: Lines,
+    pub stderr: Lines,
+}
+
+impl RunningExample {
+    pub fn start(name: &str, args: &[&str]) -> RunningExample {
+        let path = example_binary(name);
+        let mut child = Command::new(&path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {}", path.display(), err));
+        RunningExample {
+            stdout: Lines::new(child.stdout.take().expect("stdout is piped")),
+            stderr: Lines::new(child.stderr.take().expect("stderr is piped")),
+            process: KillOnDrop(child),
+        }
+    }
+
+    /// Its next line of standard output; fails the test, with what it wrote to stderr,
+    /// if none comes within [`HANG`].
+    pub fn next_line(&self) -> String {
+        self.stdout.next_within(HANG).unwrap_or_else(|| {
+            panic!(
+                "no line within {:?}; stderr: {:?}",
+                HANG,
+                self.stderr.rest_within(Duration::from_millis(100))
+            )
+        })
+    }
+
+    /// Waits for it to exit by itself (within [`HANG`]) and returns how, with the rest of
+    /// its output.
+    pub fn finish(mut self) -> Finished {
+        let status = self
+            .process
+            .wait_exit(HANG)
+            .unwrap_or_else(|| panic!("still running after {:?}", HANG));
+        Finished {
+            status,
+            stdout: self.stdout.rest_within(HANG),
+            stderr: self.stderr.rest_within(HANG),
+        }
+    }
+}
+
+/// How a program ended, and what it printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+/// Runs an example binary to its end (within [`HANG`]).
+pub fn run_example(name: &str, args: &[&str]) -> Finished {
+    RunningExample::start(name, args).finish()
+}
+
 // ---------------------------------------------------------------------------------------
 // The example server
 // ---------------------------------------------------------------------------------------
