@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::future::{self, FutureResult};
 use futures::sync::mpsc;
 use futures::{Future, Stream};
-use rmp_rpc_demo::{CallError, Client, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Params, Service, Value};
 use tokio_core::reactor::{Core, Timeout};
 
 /// Where the client connects when no address is given.
@@ -43,15 +43,12 @@ impl Service for PongHandler {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, _params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, _params: Params) -> Self::RequestFuture {
         future::err(format!("this client answers no requests (got `{}`)", method).into())
     }
 
-    fn handle_notification(
-        &mut self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, params: Params) -> Self::NotificationFuture {
+        let params = params.into_values();
         if method == "pong" {
             // `main` may have stopped listening; then the pong is of no use.
             let _ = self.pongs.unbounded_send(params);

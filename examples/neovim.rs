@@ -37,7 +37,7 @@ use std::time::Duration;
 use futures::future::{self, FutureResult};
 use futures::sync::mpsc;
 use futures::Stream;
-use rmp_rpc_demo::{CallError, Client, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Params, Service, Value};
 use tokio_core::reactor::Core;
 
 /// How long we wait for any answer from Neovim (it may be busy, not gone).
@@ -58,7 +58,7 @@ impl Service for Events {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, _params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, _params: Params) -> Self::RequestFuture {
         // Answered at once, so answers leave in the order Neovim expects (see the book).
         future::err(neovim_error(&format!(
             "the rmp-rpc-demo example answers no requests (got `{}`)",
@@ -66,11 +66,8 @@ impl Service for Events {
         )))
     }
 
-    fn handle_notification(
-        &mut self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, params: Params) -> Self::NotificationFuture {
+        let params = params.into_values();
         // `main` stops listening only when it exits.
         let _ = self.events.unbounded_send((method.to_string(), params));
         future::ok(())

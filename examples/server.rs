@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use futures::future::{self, FutureResult};
 use futures::{Async, Future, Poll};
-use rmp_rpc_demo::{Client, Server, Service, Value};
+use rmp_rpc_demo::{Client, Params, Server, Service, Value};
 use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// Where the server listens when no address is given.
@@ -60,7 +60,8 @@ impl Service for Calculator {
     type RequestFuture = Reply;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Reply {
+    fn handle_request(&mut self, method: &str, params: Params) -> Reply {
+        let params = params.into_values();
         match method {
             "add" => Reply::Now(future::result(arithmetic(&params, i64::checked_add))),
             "sub" => Reply::Now(future::result(arithmetic(&params, i64::checked_sub))),
@@ -72,7 +73,8 @@ impl Service for Calculator {
         }
     }
 
-    fn handle_notification(&mut self, method: &str, params: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, method: &str, params: Params) -> FutureResult<(), ()> {
+        let params = params.into_values();
         if method == "ping" {
             // Fails only if the connection is closing; then nobody is there to hear it.
             let _ = self.peer.notify("pong", params);

@@ -214,6 +214,35 @@ impl From<io::Error> for CodecError {
     }
 }
 
+/// Why [`Params::deserialize`](crate::Params::deserialize) could not make the type
+/// asked for out of the params the peer sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ParamsError {
+    reason: String,
+}
+
+impl ParamsError {
+    pub(crate) fn new(reason: String) -> ParamsError {
+        ParamsError { reason }
+    }
+}
+
+/// The reason in serde's words, e.g. "invalid type: string \"x\", expected i64".
+impl fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl Error for ParamsError {}
+
+/// Lets serde's own deserializers (tried first on empty params) report in this type.
+impl serde::de::Error for ParamsError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        ParamsError::new(msg.to_string())
+    }
+}
+
 // ANCHOR: closed_reason
 /// Why a connection ended. Every request still waiting for an answer fails with
 /// [`CallError::ConnectionClosed`] carrying this reason, and so does every later call.
@@ -322,6 +351,7 @@ mod tests {
         check::<CodecError>();
         check::<ClosedReason>();
         check::<CallError>();
+        check::<ParamsError>();
     }
 
     #[test]

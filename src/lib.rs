@@ -33,7 +33,7 @@
 //!
 //! ```no_run
 //! use futures::future::{self, FutureResult};
-//! use rmp_rpc_demo::{serve, Client, Service, Value};
+//! use rmp_rpc_demo::{serve, Client, Params, Service, Value};
 //!
 //! struct Echo;
 //!
@@ -43,14 +43,14 @@
 //!     type RequestFuture = FutureResult<Value, Value>;
 //!     type NotificationFuture = FutureResult<(), ()>;
 //!
-//!     fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+//!     fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
 //!         match method {
-//!             "echo" => future::ok(Value::Array(params)),
+//!             "echo" => future::ok(Value::Array(params.into_values())),
 //!             _ => future::err(format!("unknown method `{}`", method).into()),
 //!         }
 //!     }
 //!
-//!     fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> Self::NotificationFuture {
+//!     fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
 //!         future::ok(())
 //!     }
 //! }
@@ -90,6 +90,7 @@ mod listener;
 pub mod message;
 pub mod neovim;
 mod outbox;
+mod params;
 mod peer;
 mod pending;
 mod scan;
@@ -101,7 +102,8 @@ mod spawn;
 
 pub use crate::client::{Client, ClientBuilder, Config, ResponseFuture};
 pub use crate::codec::Limits;
-pub use crate::errors::{CallError, ClosedReason};
+pub use crate::errors::{CallError, ClosedReason, ParamsError};
+pub use crate::params::Params;
 pub use crate::server::{serve, Server, ServerBuilder, ShutdownHandle};
 pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;

@@ -21,6 +21,7 @@ use crate::encode::{
     write_array_len, write_str, write_uint, write_value, write_value_moving, PayloadSink,
 };
 use crate::errors::{CodecError, DecodeError, InvalidMessage};
+use crate::params::values_of;
 use crate::scan::Scanner;
 use crate::slice::{SliceError, SliceReader};
 
@@ -231,37 +232,40 @@ pub(crate) struct Decoded<'a> {
     pub(crate) len: usize,
 }
 
-/// A decoded message whose method name may still point into the bytes it came from.
-/// The connection hands a request's method to the handler as a `&str` and drops the
-/// frame before it lets go of the read buffer: no `String` per call. A [`Message`] is
-/// made of it only where one is asked for.
+/// A decoded message whose method name and params may still point into the bytes it
+/// came from. The connection hands a request's method to the handler as a `&str` and
+/// its params as [`Params`](crate::Params), still bytes, and drops the frame before it
+/// lets go of the read buffer: no `String` and no `Value` per call unless the handler
+/// asks for them. A [`Message`] is made of it only where one is asked for.
 #[derive(Debug)]
 pub(crate) enum Frame<'a> {
     Request {
         id: u32,
         method: Cow<'a, str>,
-        params: Vec<Value>,
+        /// One MessagePack array, checked against the limits.
+        params: Cow<'a, [u8]>,
     },
     Response(Response),
     Notification {
         method: Cow<'a, str>,
-        params: Vec<Value>,
+        /// One MessagePack array, checked against the limits.
+        params: Cow<'a, [u8]>,
     },
 }
 
 impl Frame<'_> {
-    /// The same message, owning its method name.
+    /// The same message, owning its method name, its params built as `Value`s.
     pub(crate) fn into_message(self) -> Message {
         match self {
             Frame::Request { id, method, params } => Message::Request(Request {
                 id,
                 method: method.into_owned(),
-                params,
+                params: values_of(&params),
             }),
             Frame::Response(resp) => Message::Response(resp),
             Frame::Notification { method, params } => Message::Notification(Notification {
                 method: method.into_owned(),
-                params,
+                params: values_of(&params),
             }),
         }
     }
@@ -272,12 +276,12 @@ impl Frame<'_> {
             Frame::Request { id, method, params } => Frame::Request {
                 id,
                 method: Cow::Owned(method.into_owned()),
-                params,
+                params: Cow::Owned(params.into_owned()),
             },
             Frame::Response(resp) => Frame::Response(resp),
             Frame::Notification { method, params } => Frame::Notification {
                 method: Cow::Owned(method.into_owned()),
-                params,
+                params: Cow::Owned(params.into_owned()),
             },
         }
     }
@@ -341,7 +345,7 @@ fn decode_request<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
         return invalid(Some(id), wrong_length("request", 4, len));
     }
     let method = src.string()?.map(Cow::Borrowed);
-    let params = src.array()?;
+    let params = src.raw_array()?.map(Cow::Borrowed);
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
         (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
@@ -376,7 +380,7 @@ fn decode_notification<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
         return invalid(None, wrong_length("notification", 3, len));
     }
     let method = src.string()?.map(Cow::Borrowed);
-    let params = src.array()?;
+    let params = src.raw_array()?.map(Cow::Borrowed);
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Notification { method, params })),
         (None, _) => invalid(None, InvalidMessage::InvalidMethod),

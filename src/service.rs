@@ -10,6 +10,7 @@ use futures::future::{self, FutureResult};
 use futures::Future;
 use rmpv::Value;
 
+use crate::params::Params;
 use crate::peer::Client;
 
 /// A boxed future, for services whose handlers return different future types.
@@ -39,11 +40,12 @@ pub trait Service: 'static {
     /// Processes a notification. Nothing is sent back.
     type NotificationFuture: Future<Item = (), Error = ()> + 'static;
 
-    /// Called for each request, in arrival order.
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture;
+    /// Called for each request, in arrival order. `params` still point into the read
+    /// buffer: turn them into what the handler needs before returning.
+    fn handle_request(&mut self, method: &str, params: Params<'_>) -> Self::RequestFuture;
 
     /// Called for each notification, in arrival order.
-    fn handle_notification(&mut self, method: &str, params: Vec<Value>)
+    fn handle_notification(&mut self, method: &str, params: Params<'_>)
         -> Self::NotificationFuture;
 }
 
@@ -84,7 +86,7 @@ impl Service for NoHandler {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, _params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, _params: Params<'_>) -> Self::RequestFuture {
         future::err(Value::from(format!(
             "cannot handle request `{}`: this client installed no handler",
             method
@@ -94,7 +96,7 @@ impl Service for NoHandler {
     fn handle_notification(
         &mut self,
         method: &str,
-        _params: Vec<Value>,
+        _params: Params<'_>,
     ) -> Self::NotificationFuture {
         log::info!(
             "dropping notification `{}`: this client installed no handler",

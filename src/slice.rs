@@ -13,6 +13,7 @@
 //! `Incomplete`, and the codec lets the scanner, which knows both, give the answer.
 
 use std::convert::TryFrom;
+use std::fmt;
 
 use rmpv::Value;
 
@@ -124,6 +125,142 @@ impl<'a> SliceReader<'a> {
             (0x90..=0x9f, len) | (0xdc, len) | (0xdd, len) => self.items(len).map(Some),
             (marker, len) => self.body(marker, len).map(|_| None),
         }
+    }
+
+    /// Reads one value without building it, checking the limits as
+    /// [`value`](SliceReader::value) does; returns its bytes if it is an array. The params
+    /// of a request stay bytes this way until the handler says what it wants of them.
+    #[inline]
+    pub(crate) fn raw_array(&mut self) -> Result<Option<&'a [u8]>, SliceError> {
+        let start = self.rest;
+        match self.header()? {
+            (0x90..=0x9f, len) | (0xdc, len) | (0xdd, len) => {
+                self.skip_items(len)?;
+                // `rest` is the tail of `start`: what lies between is the array.
+                Ok(start.get(..start.len() - self.rest.len()))
+            }
+            (marker, len) => self.skip_body(marker, len).map(|_| None),
+        }
+    }
+
+    /// Reads one value and writes it for people to read: `[1, "two", 3.5, nil]`, maps as
+    /// `{key: value}`, binaries and exts by their size only. Stops as soon as `out`
+    /// refuses more, so a short excerpt of a large value costs little.
+    pub(crate) fn display(&mut self, out: &mut dyn fmt::Write) -> fmt::Result {
+        let (marker, len) = self.header().map_err(|_| fmt::Error)?;
+        match marker {
+            0x00..=0x7f | 0xcc..=0xcf => {
+                write!(out, "{}", self.unsigned(marker).map_err(|_| fmt::Error)?)
+            }
+            0xd0..=0xd3 | 0xe0..=0xff => {
+                write!(out, "{}", self.signed(marker).map_err(|_| fmt::Error)?)
+            }
+            0x90..=0x9f | 0xdc | 0xdd => {
+                out.write_char('[')?;
+                for i in 0..len {
+                    if i > 0 {
+                        out.write_str(", ")?;
+                    }
+                    self.display(out)?;
+                }
+                out.write_char(']')
+            }
+            0x80..=0x8f | 0xde | 0xdf => {
+                out.write_char('{')?;
+                for i in 0..len {
+                    if i > 0 {
+                        out.write_str(", ")?;
+                    }
+                    self.display(out)?;
+                    out.write_str(": ")?;
+                    self.display(out)?;
+                }
+                out.write_char('}')
+            }
+            0xa0..=0xbf | 0xd9..=0xdb => {
+                match std::str::from_utf8(self.take(len).map_err(|_| fmt::Error)?) {
+                    Ok(text) => write!(out, "{:?}", text),
+                    Err(_) => write!(out, "<a string of {} bytes, not UTF-8>", len),
+                }
+            }
+            0xc0 => out.write_str("nil"),
+            0xc2 => out.write_str("false"),
+            0xc3 => out.write_str("true"),
+            0xca => write!(
+                out,
+                "{:?}",
+                f32::from_be_bytes(self.fixed().map_err(|_| fmt::Error)?)
+            ),
+            0xcb => write!(
+                out,
+                "{:?}",
+                f64::from_be_bytes(self.fixed().map_err(|_| fmt::Error)?)
+            ),
+            0xc4..=0xc6 => {
+                self.take(len).map_err(|_| fmt::Error)?;
+                write!(out, "<{} bytes>", len)
+            }
+            _ => {
+                self.skip_body(marker, len).map_err(|_| fmt::Error)?;
+                out.write_str("<ext>")
+            }
+        }
+    }
+
+    /// Reads one value without building it.
+    fn skip(&mut self) -> Result<(), SliceError> {
+        let (marker, len) = self.header()?;
+        self.skip_body(marker, len)
+    }
+
+    /// Skips the rest of the value whose header, `marker` and `len`, was just read.
+    fn skip_body(&mut self, marker: u8, len: usize) -> Result<(), SliceError> {
+        let payload = match marker {
+            0x80..=0x8f | 0xde | 0xdf => return self.skip_items(len.saturating_mul(2)),
+            0x90..=0x9f | 0xdc | 0xdd => return self.skip_items(len),
+            // Strings and binaries: their length; exts: a type byte, then their length.
+            0xa0..=0xbf | 0xd9..=0xdb | 0xc4..=0xc6 => len,
+            0xc7..=0xc9 => len.saturating_add(1),
+            0xcc | 0xd0 => 1,
+            0xcd | 0xd1 => 2,
+            0xca | 0xce | 0xd2 => 4,
+            0xcb | 0xcf | 0xd3 => 8,
+            0xd4 => 2,
+            0xd5 => 3,
+            0xd6 => 5,
+            0xd7 => 9,
+            0xd8 => 17,
+            // Fixints, nil and booleans are all header.
+            _ => 0,
+        };
+        self.take(payload).map(|_| ())
+    }
+
+    /// Skips the `count` values of an array (or the keys and values of a map).
+    #[inline]
+    fn skip_items(&mut self, count: usize) -> Result<(), SliceError> {
+        self.open(count)?;
+        for _ in 0..count {
+            let marker = match self.rest.first() {
+                Some(&marker) => marker,
+                None => return Err(SliceError::Incomplete),
+            };
+            // An index of a u8 into 256 entries: always in bounds.
+            let len = usize::from(SCALAR_LEN[usize::from(marker)]);
+            if len == 0 {
+                self.skip()?;
+                continue;
+            }
+            // Numbers, nil, booleans and short strings, the commonest params: their
+            // marker tells their length; count them and step over them in place.
+            self.values += 1;
+            if self.values > self.limits.max_values {
+                return Err(too_many_values(&self.limits));
+            }
+            self.rest = self.rest.get(len..).ok_or(SliceError::Incomplete)?;
+        }
+        self.depth -= 1;
+        Ok(())
     }
 
     /// The rest of the value whose header, `marker` and `len`, was just read.
@@ -303,6 +440,32 @@ impl<'a> SliceReader<'a> {
         self.rest = rest;
         Ok(taken)
     }
+}
+
+/// For each marker, the whole length of the value it starts when the marker alone tells
+/// it (numbers, nil, booleans, fixstrs, fixexts), or 0.
+static SCALAR_LEN: [u8; 256] = scalar_lengths();
+
+const fn scalar_lengths() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut marker = 0;
+    while marker < 256 {
+        table[marker] = match marker as u8 {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => 1,
+            0xa0..=0xbf => 1 + (marker as u8 & 0x1f),
+            0xcc | 0xd0 => 2,
+            0xcd | 0xd1 | 0xd4 => 3,
+            0xd5 => 4,
+            0xca | 0xce | 0xd2 => 5,
+            0xd6 => 6,
+            0xcb | 0xcf | 0xd3 => 9,
+            0xd7 => 10,
+            0xd8 => 18,
+            _ => 0,
+        };
+        marker += 1;
+    }
+    table
 }
 
 fn too_many_values(limits: &Limits) -> SliceError {

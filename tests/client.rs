@@ -13,7 +13,7 @@ use common::{run, ExampleServer, RawPeer};
 use futures::future::{self, FutureResult};
 use futures::sync::{mpsc, oneshot};
 use futures::{stream, Future, Stream};
-use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Server, Service, Value};
+use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Params, Server, Service, Value};
 use tokio_core::reactor::Core;
 
 fn connect(core: &mut Core, addr: SocketAddr) -> Client {
@@ -63,14 +63,15 @@ fn ping_gets_a_pong_at_the_clients_handler() {
         type Error = Value;
         type RequestFuture = FutureResult<Value, Value>;
         type NotificationFuture = FutureResult<(), ()>;
-        fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
+        fn handle_request(&mut self, _: &str, _: Params) -> Self::RequestFuture {
             future::err(Value::Nil)
         }
         fn handle_notification(
             &mut self,
             method: &str,
-            params: Vec<Value>,
+            params: Params,
         ) -> Self::NotificationFuture {
+            let params = params.into_values();
             self.0.unbounded_send((method.to_owned(), params)).unwrap();
             future::ok(())
         }
@@ -224,14 +225,15 @@ impl Service for CallsBack {
     type Error = Value;
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
-    fn handle_request(&mut self, _method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, _method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         Box::new(
             self.peer
                 .request("double", params)
                 .map_err(|err| Value::from(err.to_string())),
         )
     }
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, _: &str, _: Params) -> FutureResult<(), ()> {
         future::ok(())
     }
 }
@@ -243,13 +245,14 @@ impl Service for Doubler {
     type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.first().and_then(Value::as_i64)) {
             ("double", Some(x)) => future::ok(Value::from(2 * x)),
             _ => future::err(Value::from("bad call")),
         }
     }
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, _: &str, _: Params) -> FutureResult<(), ()> {
         future::ok(())
     }
 }
@@ -474,10 +477,10 @@ impl Service for CompletionLog {
     type Error = Value;
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = BoxFuture<(), ()>;
-    fn handle_request(&mut self, _: &str, _: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, _: &str, _: Params) -> Self::RequestFuture {
         future::err(Value::Nil)
     }
-    fn handle_notification(&mut self, method: &str, _: Vec<Value>) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, _: Params) -> Self::NotificationFuture {
         let log = self.log.clone();
         let name = method.to_owned();
         let wait = if method == "slow" { 100 } else { 0 };

@@ -24,7 +24,7 @@ use futures::future::{self, FutureResult};
 use futures::Stream;
 use futures::{task, Async, Future, Poll};
 use rmp_rpc_demo::message::Message;
-use rmp_rpc_demo::{CallError, Client, Config, Server, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Config, Params, Server, Service, Value};
 use tokio_core::net::{TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle};
 use tokio_io::{AsyncRead, AsyncWrite};
@@ -93,7 +93,8 @@ impl Service for EchoService {
     type RequestFuture = Later;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Later {
+    fn handle_request(&mut self, method: &str, params: Params) -> Later {
+        let params = params.into_values();
         let tag = params.first().and_then(Value::as_u64);
         let polls = params.get(1).and_then(Value::as_u64).unwrap_or(0) as u32;
         let tag = match (method, tag) {
@@ -124,7 +125,7 @@ impl Service for EchoService {
         }
     }
 
-    fn handle_notification(&mut self, _method: &str, _params: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, _method: &str, _params: Params) -> FutureResult<(), ()> {
         future::ok(())
     }
 }
@@ -149,18 +150,16 @@ impl Service for ClientHandler {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.first().and_then(Value::as_u64)) {
             ("double", Some(x)) => future::ok(Value::from(2 * x)),
             _ => future::err(Value::from("unexpected request")),
         }
     }
 
-    fn handle_notification(
-        &mut self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, params: Params) -> Self::NotificationFuture {
+        let params = params.into_values();
         if let ("seen", Some(tag)) = (method, params.first().and_then(Value::as_u64)) {
             *self.record.borrow_mut().seen.entry(tag).or_insert(0) += 1;
         }

@@ -32,7 +32,7 @@ use rmp_rpc_demo::codec::Limits;
 use rmp_rpc_demo::errors::CodecError;
 use rmp_rpc_demo::message::Message;
 use rmp_rpc_demo::neovim::ReverseOrder;
-use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Config, Service, Value};
+use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Config, Params, Service, Value};
 use tokio_core::reactor::{Core, Handle, Timeout};
 
 // ---------------------------------------------------------------------------------------
@@ -190,7 +190,8 @@ impl Service for TestHandler {
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         let seen = self.seen.clone();
         let name = method.to_string();
         let answer = self.answer(method, params).then(move |result| {
@@ -206,7 +207,8 @@ impl Service for TestHandler {
         }
     }
 
-    fn handle_notification(&mut self, method: &str, params: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, method: &str, params: Params) -> FutureResult<(), ()> {
+        let params = params.into_values();
         let _ = self
             .seen
             .send(Seen::Notification(method.to_string(), params));

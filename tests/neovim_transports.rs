@@ -16,7 +16,7 @@ use common::neovim::nvim_command;
 use common::process::{KillOnDrop, TempDir};
 use common::{run, HANG};
 use futures::future::{self, FutureResult};
-use rmp_rpc_demo::{Client, Server, Service, Value};
+use rmp_rpc_demo::{Client, Params, Server, Service, Value};
 use tokio_core::reactor::Core;
 
 /// A headless Neovim listening on the Unix socket `dir/nvim.sock`, once the socket is
@@ -61,7 +61,8 @@ impl Service for Adder {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.as_slice()) {
             ("add", [a, b]) => match (a.as_i64(), b.as_i64()) {
                 (Some(a), Some(b)) => future::ok((a + b).into()),
@@ -71,7 +72,7 @@ impl Service for Adder {
         }
     }
 
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
         future::ok(())
     }
 }

@@ -17,7 +17,7 @@ use common::process::{require, KillOnDrop, Lines};
 use common::reactor::{recv_on, turn_for};
 use common::{run, ExampleServer, HANG, TEST_COMMAND};
 use futures::future::{self, FutureResult};
-use rmp_rpc_demo::{CallError, Client, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Params, Service, Value};
 use tokio_core::reactor::Core;
 
 /// Checks that `python3` can import `msgpack`; fails the test, naming the command that
@@ -104,7 +104,8 @@ impl Service for Doubler {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.as_slice()) {
             ("double", [n]) => match n.as_i64().and_then(|n| n.checked_mul(2)) {
                 Some(doubled) => future::ok(doubled.into()),
@@ -114,7 +115,8 @@ impl Service for Doubler {
         }
     }
 
-    fn handle_notification(&mut self, method: &str, params: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, method: &str, params: Params) -> FutureResult<(), ()> {
+        let params = params.into_values();
         let _ = self.notifications.send((method.to_string(), params));
         future::ok(())
     }

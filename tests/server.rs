@@ -13,7 +13,7 @@ use common::wire::{self, err_response, notification, ok_response};
 use common::{ExampleServer, RawPeer, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
-use rmp_rpc_demo::{BoxFuture, Client, Config, Server, Service, ShutdownHandle, Value};
+use rmp_rpc_demo::{BoxFuture, Client, Config, Params, Server, Service, ShutdownHandle, Value};
 use tokio_core::reactor::{Core, Timeout};
 
 fn text(s: &str) -> Value {
@@ -338,7 +338,8 @@ impl Service for Waiter {
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         let ms = params.first().and_then(Value::as_u64).unwrap_or(0);
         let _ = self.started.send(ms);
         match method {
@@ -352,7 +353,7 @@ impl Service for Waiter {
         }
     }
 
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> FutureResult<(), ()> {
+    fn handle_notification(&mut self, _: &str, _: Params) -> FutureResult<(), ()> {
         future::ok(())
     }
 }

@@ -18,7 +18,7 @@ use common::{run, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
 use rmp_rpc_demo::{
-    BoxFuture, CallError, Client, ClosedReason, Server, Service, ShutdownHandle, Value,
+    BoxFuture, CallError, Client, ClosedReason, Params, Server, Service, ShutdownHandle, Value,
 };
 use tokio_core::reactor::Core;
 use tokio_io::io::read_to_end;
@@ -39,7 +39,8 @@ impl Service for Calls {
     type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.as_slice()) {
             ("add", [a, b]) => match (a.as_i64(), b.as_i64()) {
                 (Some(a), Some(b)) => Box::new(future::ok((a + b).into())),
@@ -55,7 +56,7 @@ impl Service for Calls {
         }
     }
 
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
         future::ok(())
     }
 }

@@ -26,7 +26,7 @@ use futures::Future;
 use libfuzzer_sys::fuzz_target;
 use rmp_rpc_demo::codec::{Codec, Incoming, Limits};
 use rmp_rpc_demo::message::Message;
-use rmp_rpc_demo::{CallError, Client, Config, Server, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Config, Params, Server, Service, Value};
 use tokio_core::reactor::{Core, Handle};
 use tokio_io::codec::Decoder;
 
@@ -47,7 +47,8 @@ impl Service for Echo {
     type RequestFuture = FutureResult<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         if method.len() % 2 == 0 {
             future::ok(Value::Array(params))
         } else {
@@ -55,11 +56,8 @@ impl Service for Echo {
         }
     }
 
-    fn handle_notification(
-        &mut self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, params: Params) -> Self::NotificationFuture {
+        let params = params.into_values();
         if method == "call" {
             self.calls.borrow_mut().0 += 1;
             let calls = self.calls.clone();

@@ -21,6 +21,7 @@ use crate::codec::Received;
 use crate::config::Config;
 use crate::errors::{CallError, ClosedReason};
 use crate::message::{depth, Frame, Message, Response};
+use crate::params::Params;
 use crate::pending::{Completed, Pending};
 use crate::service::Service;
 
@@ -193,10 +194,10 @@ impl<S: Service> Dispatch<S> {
     fn dispatch(&mut self, received: Received<'_>, out: &mut WriteBuffer) {
         match received {
             Received::Frame(Frame::Request { id, method, params }) => {
-                self.start_request(id, &method, params, out)
+                self.start_request(id, &method, Params::new(&params), out)
             }
             Received::Frame(Frame::Notification { method, params }) => {
-                self.start_notification(&method, params)
+                self.start_notification(&method, Params::new(&params))
             }
             Received::Frame(Frame::Response(resp)) => self.route_response(resp),
             Received::InvalidRequest { id, reason } => {
@@ -213,7 +214,7 @@ impl<S: Service> Dispatch<S> {
 
     /// Calls the handler of a request. Most handlers answer at once: try that before
     /// paying for a place among the running handlers.
-    fn start_request(&mut self, id: u32, method: &str, params: Vec<Value>, out: &mut WriteBuffer) {
+    fn start_request(&mut self, id: u32, method: &str, params: Params<'_>, out: &mut WriteBuffer) {
         let future = self.service.handle_request(method, params);
         let mut task = RequestTask { id, future };
         match task.poll() {
@@ -225,7 +226,7 @@ impl<S: Service> Dispatch<S> {
     }
 
     /// Calls the handler of a notification.
-    fn start_notification(&mut self, method: &str, params: Vec<Value>) {
+    fn start_notification(&mut self, method: &str, params: Params<'_>) {
         let mut future = self.service.handle_notification(method, params);
         if self.ordered_notifications {
             self.queued_notifications.push_back(future);

@@ -20,7 +20,7 @@ use futures::{Future, Stream};
 use common::reactor::{recv_on, turn_for};
 use common::{run, ExampleServer, HANG};
 use rmp_rpc::{Endpoint, ServiceWithClient};
-use rmp_rpc_demo::{CallError, Client, Server, Service, Value};
+use rmp_rpc_demo::{CallError, Client, Params, Server, Service, Value};
 use tokio::runtime::current_thread::Runtime;
 use tokio::timer::Delay;
 use tokio::util::FutureExt;
@@ -188,11 +188,11 @@ impl Service for Silent {
     type RequestFuture = future::FutureResult<Value, Value>;
     type NotificationFuture = future::FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, _: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, _: Params) -> Self::RequestFuture {
         future::err(format!("no method {}", method).into())
     }
 
-    fn handle_notification(&mut self, _: &str, _: Vec<Value>) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
         future::ok(())
     }
 }
@@ -301,18 +301,16 @@ impl Service for Doubler {
     type RequestFuture = future::FutureResult<Value, Value>;
     type NotificationFuture = future::FutureResult<(), ()>;
 
-    fn handle_request(&mut self, method: &str, params: Vec<Value>) -> Self::RequestFuture {
+    fn handle_request(&mut self, method: &str, params: Params) -> Self::RequestFuture {
+        let params = params.into_values();
         match (method, params.first().and_then(Value::as_i64)) {
             ("double", Some(n)) => future::ok((n * 2).into()),
             _ => future::err(format!("no method {}", method).into()),
         }
     }
 
-    fn handle_notification(
-        &mut self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Self::NotificationFuture {
+    fn handle_notification(&mut self, method: &str, params: Params) -> Self::NotificationFuture {
+        let params = params.into_values();
         let _ = self.notifications.send((method.to_string(), params));
         future::ok(())
     }
