@@ -100,7 +100,7 @@ mod shutdown;
 mod slice;
 mod spawn;
 
-pub use crate::client::{Client, ClientBuilder, Config, ResponseFuture};
+pub use crate::client::{Client, ClientBuilder, Closed, Config, ResponseFuture};
 pub use crate::codec::Limits;
 pub use crate::errors::{CallError, ClosedReason, ParamsError};
 pub use crate::params::Params;

@@ -8,6 +8,7 @@
 //! sits below [`service`](crate::service), which hands it to services, and below
 //! everything that starts a connection.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,10 +166,25 @@ impl Client {
 
     /// Why the connection takes no more calls, once it does not: it has ended, or it is
     /// draining for a shutdown (finishing the peer's requests, its own calls already
-    /// failed). `None` while calls can be made.
+    /// failed). `None` while calls can be made. [`closed`](Client::closed) waits for the
+    /// end.
     pub fn closed_reason(&self) -> Option<ClosedReason> {
         self.pending.closed()
     }
+
+    // ANCHOR: closed
+    /// A future that resolves once the connection is gone, with why: the peer closed
+    /// it, or broke the protocol, or we shut it down. A program that serves one peer waits on it to exit cleanly when the peer
+    /// goes away. It cannot fail, and it does not keep the connection open.
+    pub fn closed(&self) -> Closed {
+        Closed {
+            state: match self.pending.when_ended() {
+                Ok(reason) => ClosedState::Ended(Some(reason)),
+                Err(receiver) => ClosedState::Waiting(receiver),
+            },
+        }
+    }
+    // ANCHOR_END: closed
 
     /// Refuses params that would nest the message deeper than `Config::max_outgoing_depth`.
     fn check_depth(&self, params: &[Value]) -> Result<(), CallError> {
@@ -190,6 +206,40 @@ impl Client {
     /// Why a message could not be queued: the channel only closes with the connection.
     fn reason_or_shut_down(&self) -> ClosedReason {
         self.pending.closed().unwrap_or(ClosedReason::ShutDown)
+    }
+}
+
+/// The end of a connection, as a future: see [`Client::closed`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Closed {
+    state: ClosedState,
+}
+
+#[derive(Debug)]
+enum ClosedState {
+    Waiting(oneshot::Receiver<ClosedReason>),
+    /// `None` once handed out.
+    Ended(Option<ClosedReason>),
+}
+
+impl Future for Closed {
+    type Item = ClosedReason;
+    type Error = Infallible;
+
+    fn poll(&mut self) -> Poll<ClosedReason, Infallible> {
+        let reason = match self.state {
+            ClosedState::Waiting(ref mut receiver) => match receiver.poll() {
+                Ok(Async::Ready(reason)) => reason,
+                // Not expected: a connection says why before it goes. Gone it is.
+                Err(oneshot::Canceled) => ClosedReason::ShutDown,
+                // The connection will wake us when it is gone.
+                Ok(Async::NotReady) => return Ok(Async::NotReady),
+            },
+            ClosedState::Ended(ref mut reason) => reason.take().unwrap_or(ClosedReason::ShutDown),
+        };
+        self.state = ClosedState::Ended(None);
+        Ok(Async::Ready(reason))
     }
 }
 

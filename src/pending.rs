@@ -47,8 +47,12 @@ struct State {
     next_id: u32,
     /// Who waits for the answer to each msgid in flight.
     waiting: HashMap<u32, oneshot::Sender<Answer>, BuildHasherDefault<IdHasher>>,
-    /// Set once the connection has ended; later registrations fail with it.
+    /// Set once the connection takes no more calls; later registrations fail with it.
     closed: Option<ClosedReason>,
+    /// The connection is gone.
+    ended: bool,
+    /// Who waits for the connection to be gone (`Client::closed`).
+    end_watchers: Vec<oneshot::Sender<ClosedReason>>,
 }
 
 impl Pending {
@@ -118,6 +122,35 @@ impl Pending {
     pub(crate) fn closed(&self) -> Option<ClosedReason> {
         self.lock().closed.clone()
     }
+
+    // ANCHOR: ended
+    /// The connection is gone (its future was dropped): tells everyone who waits for
+    /// that why, and everyone who asks later.
+    pub(crate) fn ended(&self) {
+        let (watchers, reason) = {
+            let mut state = self.lock();
+            state.ended = true;
+            let reason = state.closed.clone().unwrap_or(ClosedReason::ShutDown);
+            (std::mem::take(&mut state.end_watchers), reason)
+        };
+        for watcher in watchers {
+            let _ = watcher.send(reason.clone());
+        }
+    }
+
+    /// Why the connection ended, once it is gone: at once if it is.
+    pub(crate) fn when_ended(&self) -> Result<ClosedReason, oneshot::Receiver<ClosedReason>> {
+        let mut state = self.lock();
+        if state.ended {
+            return Ok(state.closed.clone().unwrap_or(ClosedReason::ShutDown));
+        }
+        // Forget the watchers that gave up, so that asking often costs no memory.
+        state.end_watchers.retain(|watcher| !watcher.is_canceled());
+        let (watcher, receiver) = oneshot::channel();
+        state.end_watchers.push(watcher);
+        Err(receiver)
+    }
+    // ANCHOR_END: ended
 
     /// How many requests wait for an answer.
     pub(crate) fn len(&self) -> usize {
@@ -201,6 +234,21 @@ mod tests {
             Err(ClosedReason::PeerClosed) => {}
             other => panic!("unexpected {:?}", other),
         }
+    }
+
+    #[test]
+    fn the_end_reaches_every_watcher_and_watchers_that_gave_up_are_forgotten() {
+        let pending = Pending::default();
+        for _ in 0..1000 {
+            drop(pending.when_ended());
+        }
+        let kept = pending.when_ended().expect_err("not ended yet");
+        assert_eq!(pending.lock().end_watchers.len(), 1);
+        pending.close(ClosedReason::PeerClosed);
+        pending.ended();
+        assert!(matches!(kept.wait(), Ok(ClosedReason::PeerClosed)));
+        // Asked after the end: answered at once, with the first reason.
+        assert!(matches!(pending.when_ended(), Ok(ClosedReason::PeerClosed)));
     }
 
     #[test]

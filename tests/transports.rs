@@ -17,6 +17,7 @@ use common::wire;
 use common::{run, HANG};
 use futures::future::{self, FutureResult};
 use futures::Future;
+use rmp_rpc_demo::errors::CodecError;
 use rmp_rpc_demo::{
     BoxFuture, CallError, Client, ClosedReason, Params, Server, Service, ShutdownHandle, Value,
 };
@@ -178,6 +179,79 @@ fn the_end_of_the_reader_fails_the_calls_in_flight_and_closes_the_writer() {
         client.closed_reason(),
         Some(ClosedReason::PeerClosed)
     ));
+}
+
+// ---------------------------------------------------------------------------------------
+// The end of a connection, awaited
+// ---------------------------------------------------------------------------------------
+
+/// Waits for `client`'s connection to be gone and returns why.
+fn closed(core: &mut Core, client: &Client) -> ClosedReason {
+    match run(core, client.closed()) {
+        Ok(reason) => reason,
+        Err(never) => match never {},
+    }
+}
+
+#[test]
+fn closed_resolves_when_the_peer_goes_away_on_both_sides() {
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let pipes = one_way_pipes();
+    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
+    let served = Server::builder().serve_halves(
+        pipes.peer_reads,
+        pipes.peer_writes,
+        &|peer| Calls { peer },
+        &handle,
+    );
+    let served_closed = served.closed();
+    assert_eq!(
+        run(&mut core, client.request("add", vec![1.into(), 1.into()])).unwrap(),
+        Value::from(2)
+    );
+    // The client's user is done: its side shuts down, and the server's peer is gone.
+    let client_closed = client.closed();
+    drop(client);
+    assert!(matches!(
+        run(&mut core, client_closed),
+        Ok(ClosedReason::ShutDown)
+    ));
+    assert!(matches!(
+        run(&mut core, served_closed),
+        Ok(ClosedReason::PeerClosed)
+    ));
+    // Asked once the connection is gone, it answers at once, with the same reason.
+    assert!(matches!(
+        closed(&mut core, &served),
+        ClosedReason::PeerClosed
+    ));
+}
+
+#[test]
+fn closed_gives_the_reason_the_calls_in_flight_failed_with() {
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let pipes = one_way_pipes();
+    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
+    let call = client.request("add", vec![1.into(), 1.into()]);
+    next_value(&mut core, &pipes.peer_reads);
+    // Not MessagePack: the connection ends with a protocol error.
+    pipes.peer_writes.feed(&[0xc1]);
+    let reason = closed(&mut core, &client);
+    assert!(
+        matches!(
+            reason,
+            ClosedReason::Protocol(ref err)
+                if matches!(**err, CodecError::NotMessagePack { byte: 0xc1, offset: 0 })
+        ),
+        "{:?}",
+        reason
+    );
+    match run(&mut core, call) {
+        Err(CallError::ConnectionClosed(ClosedReason::Protocol(_))) => {}
+        other => panic!("expected the protocol error, got {:?}", other),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -420,6 +420,11 @@ impl<S: Service> Dispatch<S> {
     pub(crate) fn fail_calls(&self, reason: ClosedReason) {
         self.pending.close(reason);
     }
+
+    /// The connection is gone: wakes those who wait for its end.
+    pub(crate) fn ended(&self) {
+        self.pending.ended();
+    }
 }
 
 /// Does handling this message start a handler or owe the peer an answer? (A response

@@ -358,6 +358,7 @@ impl<I, S: Service> Drop for Connection<I, S> {
     fn drop(&mut self) {
         // Dropped without finishing (the reactor went away): still, nobody waits forever.
         self.dispatch.fail_calls(ClosedReason::ShutDown);
+        self.dispatch.ended();
     }
 }
 // ANCHOR_END: drop
