@@ -16,7 +16,8 @@
 //! listening on /tmp/demo.sock
 //! ```
 //!
-//! What it answers:
+//! `--threads N` serves TCP on N reactors, one thread each (default 1). What it
+//! answers:
 //!
 //! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
 //!   integers; wrong arity, non-integers or an overflow get an error response;
@@ -39,8 +40,9 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:54321";
 /// The command line, for error messages.
-const USAGE: &str = "usage: server [ADDR]
-  ADDR  host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)";
+const USAGE: &str = "usage: server [ADDR] [--threads N]
+  ADDR         host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)
+  --threads N  serve TCP on N reactors, one thread each (default 1)";
 /// The longest `sleep` we accept: a peer must not be able to park a handler for ever
 /// (or overflow the timer with a huge number).
 const MAX_SLEEP_MS: u64 = 10 * 60 * 1000;
@@ -159,13 +161,18 @@ enum Addr {
 /// What the command line asks for.
 struct Args {
     addr: Addr,
+    /// Reactors, one thread each (`--threads`).
+    threads: usize,
 }
 
 /// Reads the command line: `[ADDR]` and the flags.
 fn parse_args() -> Result<Args, String> {
     let mut addr = None;
-    for arg in env::args().skip(1) {
+    let mut threads = 1;
+    let mut args = env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--threads" => threads = number(&arg, args.next())?,
             flag if flag.starts_with("--") => return Err(format!("unknown flag `{}`", flag)),
             _ if addr.is_none() => addr = Some(arg),
             _ => return Err(format!("unexpected argument `{}`", arg)),
@@ -182,7 +189,15 @@ fn parse_args() -> Result<Args, String> {
             )
         })?)
     };
-    Ok(Args { addr })
+    Ok(Args { addr, threads })
+}
+
+/// The number that follows `flag`.
+fn number(flag: &str, value: Option<String>) -> Result<usize, String> {
+    let value = value.ok_or_else(|| format!("`{}` needs a number", flag))?;
+    value
+        .parse()
+        .map_err(|_| format!("`{}` needs a number, not `{}`", flag, value))
 }
 
 fn main() {
@@ -190,30 +205,36 @@ fn main() {
     let mut core =
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
     let handle = core.handle();
+    let settings = Server::builder().threads(args.threads);
     // ANCHOR: main
-    let timers = handle.clone();
-    let builder = move |peer: Client| Calculator {
-        peer,
-        handle: timers.clone(),
+    // Each reactor (one per thread) gets a builder of its own, whose services arm their
+    // `sleep` timers on that reactor.
+    let per_reactor = |handle: &Handle| {
+        let timers = handle.clone();
+        move |peer: Client| Calculator {
+            peer,
+            handle: timers.clone(),
+        }
     };
     let ran = match args.addr {
         Addr::Tcp(addr) => {
-            let server =
-                Server::bind(&addr, builder, &handle).unwrap_or_else(|err| fail(&err.to_string()));
+            let server = settings
+                .bind_per_reactor(&addr, per_reactor, &handle)
+                .unwrap_or_else(|err| fail(&err.to_string()));
             println!("listening on {}", server.local_addr());
             core.run(server)
         }
         Addr::Unix(path) => {
-            let server = Server::builder()
-                .bind_unix(&path, builder, &handle)
+            let server = settings
+                .bind_unix(&path, per_reactor(&handle), &handle)
                 .unwrap_or_else(|err| fail(&err.to_string()));
             println!("listening on {}", server.local_addr().display());
             core.run(server)
         }
     };
     // ANCHOR_END: main
-    if ran.is_err() {
-        fail("the server stopped");
+    if let Err(err) = ran {
+        fail(&err.to_string());
     }
 }
 

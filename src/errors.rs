@@ -339,6 +339,73 @@ impl Error for CallError {
     }
 }
 
+/// A setting that cannot work, refused before anything starts. Builders return it inside
+/// their `io::Error` (kind `InvalidInput`): find it with `get_ref()` and `downcast_ref`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConfigError {
+    field: &'static str,
+    reason: String,
+}
+
+impl ConfigError {
+    /// `field` as a user writes it in code (`"Config::max_in_flight"`); `reason` says why
+    /// the value cannot work and what to use instead.
+    pub(crate) fn new(field: &'static str, reason: String) -> Self {
+        ConfigError { field, reason }
+    }
+
+    /// The setting that is wrong, as written in code, for example
+    /// `"ServerBuilder::threads"`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting {}: {}", self.field, self.reason)
+    }
+}
+
+impl Error for ConfigError {}
+
+impl From<ConfigError> for io::Error {
+    fn from(err: ConfigError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, err)
+    }
+}
+
+/// Why a [`Server`](crate::server::Server) stopped with an error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerError {
+    /// One of the server's reactor threads panicked, outside any handler (in a service
+    /// builder, say). Its connections were lost with it; the server closed the others at
+    /// once and stopped accepting.
+    ReactorPanicked {
+        /// The thread's name, `rpc-reactor-N`.
+        thread: String,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ServerError::ReactorPanicked {
+                ref thread,
+                ref message,
+            } => write!(
+                f,
+                "reactor thread `{}` panicked: {}; the server closed its other connections and stopped",
+                thread, message
+            ),
+        }
+    }
+}
+
+impl Error for ServerError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +419,8 @@ mod tests {
         check::<ClosedReason>();
         check::<CallError>();
         check::<ParamsError>();
+        check::<ConfigError>();
+        check::<ServerError>();
     }
 
     #[test]

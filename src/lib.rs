@@ -26,7 +26,8 @@
 //!   (bytes in and out) and the dispatch (handlers and calls);
 //! - [`server`] and [`client`]: start connections (through one private `spawn` module),
 //!   the server for each socket it accepts (TCP or Unix domain, through a private
-//!   `listener` module), the client for the one it connects;
+//!   `listener` module), the client for the one it connects; a server with several
+//!   reactors runs the others on threads (`reactors`, private);
 //! - [`neovim`]: helpers for the most common peer.
 //!
 //! A server answers with a [`Service`], one per connection:
@@ -93,6 +94,7 @@ mod outbox;
 mod params;
 mod peer;
 mod pending;
+mod reactors;
 mod scan;
 pub mod server;
 pub mod service;

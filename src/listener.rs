@@ -11,7 +11,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{self, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -34,8 +34,11 @@ pub(crate) mod sealed {
 
     /// What the server needs of a listener.
     pub trait Accept: Sized + 'static {
-        /// A connection it accepted.
+        /// A connection it accepted, once a reactor has adopted it.
         type Stream: AsyncRead + AsyncWrite + 'static;
+        /// A connection as it is accepted, before a reactor adopts it: for TCP, a std
+        /// socket that can be handed to a reactor on another thread.
+        type Socket: 'static;
         /// Where it listens.
         type Addr: Clone + fmt::Debug + 'static;
 
@@ -44,7 +47,10 @@ pub(crate) mod sealed {
 
         /// Accepts a waiting connection; `NotReady` once none waits (the listener wakes
         /// the task when one arrives).
-        fn accept(&mut self) -> Poll<Self::Stream, io::Error>;
+        fn accept(&mut self) -> Poll<Self::Socket, io::Error>;
+
+        /// Ties an accepted connection to the reactor of `handle`.
+        fn adopt(socket: Self::Socket, handle: &Handle) -> io::Result<Self::Stream>;
     }
 }
 
@@ -73,14 +79,17 @@ impl Listener for Tcp {}
 
 impl sealed::Accept for Tcp {
     type Stream = TcpStream;
+    type Socket = net::TcpStream;
     type Addr = SocketAddr;
 
     fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    fn accept(&mut self) -> Poll<TcpStream, io::Error> {
-        let (stream, peer) = match self.listener.accept() {
+    /// Accepts a std socket, which any reactor can adopt: the same system calls as
+    /// tokio-core's `accept`, which registers the socket with the listener's reactor.
+    fn accept(&mut self) -> Poll<net::TcpStream, io::Error> {
+        let (stream, peer) = match self.listener.accept_std() {
             Ok(accepted) => accepted,
             // The listener will wake us when a connection arrives.
             Err(ref err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Async::NotReady),
@@ -92,6 +101,10 @@ impl sealed::Accept for Tcp {
             log::debug!("could not set TCP_NODELAY: {}", err);
         }
         Ok(Async::Ready(stream))
+    }
+
+    fn adopt(socket: net::TcpStream, handle: &Handle) -> io::Result<TcpStream> {
+        TcpStream::from_stream(socket, handle)
     }
 }
 
@@ -200,6 +213,9 @@ impl Listener for Unix {}
 
 impl sealed::Accept for Unix {
     type Stream = UnixStream;
+    /// Accepted on the listener's reactor, the only one a Unix socket server has
+    /// (tokio-uds 0.1 gives no std socket to hand to another).
+    type Socket = UnixStream;
     type Addr = PathBuf;
 
     fn addr(&self) -> PathBuf {
@@ -216,5 +232,9 @@ impl sealed::Accept for Unix {
             Err(ref err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Async::NotReady),
             Err(err) => Err(err),
         }
+    }
+
+    fn adopt(socket: UnixStream, _same_reactor: &Handle) -> io::Result<UnixStream> {
+        Ok(socket)
     }
 }

@@ -4,24 +4,29 @@
 //! thing as a future, to run on a reactor you already have, with a [`ShutdownHandle`]
 //! to stop it gracefully: stop accepting, let the running handlers finish within a
 //! grace period, send their responses, close. [`ServerBuilder`] is the one place for a
-//! server's settings; it also serves a single connection over any transport.
+//! server's settings: the connections' configuration, the shutdown signal and how many
+//! reactors serve (one thread each); it also serves a single connection over any
+//! transport.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::Stream;
-use futures::sync::{mpsc, oneshot};
+use futures::sync::oneshot;
 use futures::{Async, Future, Poll};
 use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{Duplex, Halves, Io};
+use crate::errors::{ConfigError, ServerError};
 use crate::peer::Client;
+use crate::reactors::{ReactorThread, Serving};
 use crate::service::ServiceBuilder;
-use crate::shutdown::ShutdownSignal;
+use crate::shutdown::{ShutdownSignal, Slot};
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
@@ -39,21 +44,34 @@ const ACCEPT_BUDGET: usize = 64;
 pub fn serve<B: ServiceBuilder>(addr: &SocketAddr, builder: B) -> io::Result<()> {
     let mut core = Core::new()?;
     let server = Server::bind(addr, builder, &core.handle())?;
-    // The server future only ends after a shutdown, and nobody holds its handle here.
-    let _ = core.run(server);
-    Ok(())
+    // The server future only ends after a shutdown, and nobody holds its handle here;
+    // with one reactor it cannot fail.
+    core.run(server).map_err(io::Error::other)
 }
 
 // ANCHOR: server_builder
-/// A server's settings: the configuration of its connections and the shutdown signal
-/// they listen to. Made by [`Server::builder`]; [`bind`](ServerBuilder::bind) starts a
-/// TCP server, [`serve_connection`](ServerBuilder::serve_connection) serves one
-/// connection over any transport with the same settings.
-#[derive(Debug, Clone, Default)]
+/// A server's settings: the configuration of its connections, the shutdown signal they
+/// listen to and how many reactors serve them. Made by
+/// [`Server::builder`]; [`bind`](ServerBuilder::bind) and
+/// [`bind_per_reactor`](ServerBuilder::bind_per_reactor) start a TCP server,
+/// [`serve_connection`](ServerBuilder::serve_connection) serves one connection over any
+/// transport with the same configuration and shutdown signal.
+#[derive(Debug, Clone)]
 pub struct ServerBuilder {
     config: Config,
     /// The signal to listen to; `None` until one is given, then a server makes its own.
     shutdown: Option<ShutdownHandle>,
+    threads: usize,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            config: Config::default(),
+            shutdown: None,
+            threads: 1,
+        }
+    }
 }
 
 impl ServerBuilder {
@@ -74,16 +92,34 @@ impl ServerBuilder {
         self
     }
 
+    /// How many reactors serve the connections: the one the server runs on, which also
+    /// accepts them, and `threads - 1` threads that the server starts, each with a
+    /// reactor of its own. Each new connection goes to the reactor with the fewest open
+    /// connections, and stays there. More than 1 needs a service builder for each
+    /// reactor: [`bind_per_reactor`](ServerBuilder::bind_per_reactor). Default: 1, the
+    /// caller's reactor alone; 0 is refused.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
     /// Binds `addr` (use port 0 to let the system pick one, then ask
     /// [`local_addr`](Server::local_addr)) and serves every connection with a service
-    /// from `builder`, once the server is spawned on the reactor (or run).
+    /// from `builder`, on the reactor of `handle`, once the server is spawned there (or
+    /// run). One reactor only: with [`threads`](ServerBuilder::threads) above 1, this
+    /// returns an error that says to use
+    /// [`bind_per_reactor`](ServerBuilder::bind_per_reactor).
     pub fn bind<B: ServiceBuilder>(
         self,
         addr: &SocketAddr,
         builder: B,
         handle: &Handle,
     ) -> io::Result<Server<B>> {
-        Ok(self.listen(Tcp::bind(addr, handle)?, builder, handle))
+        self.one_reactor(
+            " need a service builder each, made on each reactor's thread: use ServerBuilder::bind_per_reactor",
+        )?;
+        let listener = Tcp::bind(addr, handle)?;
+        Ok(self.listen(listener, builder, Vec::new(), ShutdownHandle::new(), handle))
     }
 
     // ANCHOR: bind_unix
@@ -97,36 +133,107 @@ impl ServerBuilder {
     /// by a server that crashed, is replaced; if a program listens on it, or the file is
     /// not a socket, this fails with `AddrInUse` and a message that names the path. The
     /// file is removed when the server stops listening.
+    ///
+    /// One reactor only: with [`threads`](ServerBuilder::threads) above 1, this returns
+    /// an error (tokio-uds 0.1 cannot hand an accepted socket to another reactor).
     pub fn bind_unix<B: ServiceBuilder, P: AsRef<Path>>(
         self,
         path: P,
         builder: B,
         handle: &Handle,
     ) -> io::Result<Server<B, Unix>> {
-        Ok(self.listen(Unix::bind(path.as_ref(), handle)?, builder, handle))
+        self.one_reactor(
+            ", but a Unix socket server runs on one (tokio-uds 0.1 cannot hand an accepted socket to another reactor); use 1",
+        )?;
+        let listener = Unix::bind(path.as_ref(), handle)?;
+        Ok(self.listen(listener, builder, Vec::new(), ShutdownHandle::new(), handle))
     }
     // ANCHOR_END: bind_unix
 
-    /// A server that accepts connections from `listener`.
+    /// Like [`bind`](ServerBuilder::bind), on [`threads`](ServerBuilder::threads)
+    /// reactors: `per_reactor` makes the service builder of each reactor, on that
+    /// reactor's thread, given its handle (to arm timers there, say). Each builder, its
+    /// services and their futures stay on their reactor, so none of them needs to be
+    /// `Send`; `per_reactor` itself is shared by the threads, hence `Send + Sync`. The
+    /// [`Client`] a service receives runs on its service's reactor.
+    ///
+    /// Returns once every reactor thread serves, or with why one could not start (the
+    /// threads already started then end).
+    pub fn bind_per_reactor<F, B>(
+        self,
+        addr: &SocketAddr,
+        per_reactor: F,
+        handle: &Handle,
+    ) -> io::Result<Server<B>>
+    where
+        F: Fn(&Handle) -> B + Send + Sync + 'static,
+        B: ServiceBuilder,
+    {
+        self.check()?;
+        let listener = Tcp::bind(addr, handle)?;
+        let connections = ShutdownHandle::new();
+        let builder = per_reactor(handle);
+        let per_reactor = Arc::new(per_reactor);
+        let threads = (1..self.threads)
+            .map(|index| {
+                let config = self.config.clone();
+                ReactorThread::spawn(index, per_reactor.clone(), config, connections.clone())
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(self.listen(listener, builder, threads, connections, handle))
+    }
+
+    /// Refuses the settings that cannot work.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.threads == 0 {
+            return Err(ConfigError::new(
+                "ServerBuilder::threads",
+                "0 would leave no reactor to serve connections; use at least 1".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses the settings that cannot work, and more than one reactor, for `why`.
+    fn one_reactor(&self, why: &str) -> Result<(), ConfigError> {
+        self.check()?;
+        if self.threads > 1 {
+            return Err(ConfigError::new(
+                "ServerBuilder::threads",
+                format!("{} reactors{}", self.threads, why),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A server that accepts connections from `listener`, with the local reactor serving
+    /// through `builder` and `threads` serving the others; every connection listens to
+    /// `connections`.
     fn listen<B: ServiceBuilder, L: Listener>(
         self,
         listener: L,
         builder: B,
+        threads: Vec<ReactorThread<L>>,
+        connections: ShutdownHandle,
         handle: &Handle,
     ) -> Server<B, L> {
         let shutdown = self.shutdown.unwrap_or_default();
-        let (alive_sender, alive) = mpsc::unbounded();
+        let open = (0..=threads.len())
+            .map(|_| Arc::new(AtomicUsize::new(0)))
+            .collect();
         Server {
             local_addr: listener.addr(),
             listener: Some(listener),
-            builder,
-            config: self.config,
-            handle: handle.clone(),
+            local: Serving::new(builder, self.config, connections.clone(), handle),
+            threads,
+            open,
+            next: 0,
             stop: shutdown.listen(),
             shutdown,
-            alive_sender: Some(alive_sender),
-            alive,
+            connections,
+            handle: handle.clone(),
             backoff: None,
+            failure: None,
         }
     }
 
@@ -185,47 +292,68 @@ impl ServerBuilder {
 /// A listening server, as a future that runs until it has shut down.
 ///
 /// Spawn it on the reactor (or `run` it); keep a [`ShutdownHandle`] to stop it. It
-/// listens on TCP ([`Tcp`], made by [`bind`](ServerBuilder::bind)) or on a Unix domain
-/// socket ([`Unix`], made by [`bind_unix`](ServerBuilder::bind_unix)).
+/// listens on TCP ([`Tcp`], made by [`bind`](ServerBuilder::bind) and
+/// [`bind_per_reactor`](ServerBuilder::bind_per_reactor)) or on a Unix domain socket
+/// ([`Unix`], made by [`bind_unix`](ServerBuilder::bind_unix)). It accepts on that
+/// reactor, and serves there and on the reactor threads it started
+/// ([`ServerBuilder::threads`]). It completes once every connection on every reactor
+/// has ended and every thread it started has ended; it fails with a [`ServerError`] if
+/// one of those threads panicked, after closing the connections of the others at once.
+/// Dropping it before it completes closes its connections at once, as a shutdown with
+/// no grace period would.
 pub struct Server<B, L: Listener = Tcp> {
     /// Where connections come from; `None` once shutting down.
     listener: Option<L>,
     local_addr: L::Addr,
-    builder: B,
-    config: Config,
-    handle: Handle,
-    /// The signal this server and its connections listen to.
+    /// Reactor 0: the one this future runs on.
+    local: Serving<B>,
+    /// The other reactors, a thread each: reactor `i` is `threads[i - 1]`.
+    threads: Vec<ReactorThread<L>>,
+    /// How many connections each reactor has open.
+    open: Vec<Arc<AtomicUsize>>,
+    /// The reactor to try first for the next connection, so that ties go round.
+    next: usize,
+    /// The signal this server listens to, and gives out.
     shutdown: ShutdownHandle,
     /// Fires when a shutdown is asked for: stop accepting.
     stop: oneshot::Receiver<Instant>,
-    /// Each connection holds a clone; the original is dropped at shutdown, and the
-    /// receiver ends when the last connection does.
-    alive_sender: Option<mpsc::UnboundedSender<()>>,
-    alive: mpsc::UnboundedReceiver<()>,
+    /// The signal every connection of this server listens to: passes `shutdown` on, and
+    /// also stops them when a reactor thread fails or the server is dropped.
+    connections: ShutdownHandle,
+    handle: Handle,
     /// Set after a failed accept: wait before accepting again.
     backoff: Option<Timeout>,
+    /// Why the server stops, if a reactor thread failed.
+    failure: Option<ServerError>,
 }
 
 impl<B, L: Listener> fmt::Debug for Server<B, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let open: Vec<usize> = self
+            .open
+            .iter()
+            .map(|open| open.load(Ordering::Acquire))
+            .collect();
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
             .field("accepting", &self.listener.is_some())
-            .field("config", &self.config)
+            .field("open_per_reactor", &open)
             .field("shutdown", &self.shutdown)
+            .field("failure", &self.failure)
             .finish()
     }
 }
 
 impl Server<()> {
-    /// A builder to choose the configuration and the shutdown signal.
+    /// A builder to choose the configuration, the shutdown signal and the number of
+    /// reactors.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
 }
 
 impl<B: ServiceBuilder> Server<B> {
-    /// Binds `addr` with the default [`Config`] (use port 0 to let the system pick a
+    /// Binds `addr` with the default settings (use port 0 to let the system pick a
     /// port, then ask [`local_addr`](Server::local_addr)). [`Server::builder`] chooses
     /// the settings.
     pub fn bind(addr: &SocketAddr, builder: B, handle: &Handle) -> io::Result<Self> {
@@ -246,26 +374,6 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
         self.shutdown.clone()
     }
 
-    /// Starts the connection of a newly accepted socket.
-    fn start_connection(&mut self, stream: L::Stream) {
-        let alive = match self.alive_sender {
-            Some(ref alive) => alive.clone(),
-            None => return,
-        };
-        let shutdown = ShutdownSignal {
-            deadline: self.shutdown.listen(),
-            _alive: Some(alive),
-        };
-        spawn_connection(
-            Duplex(stream),
-            &self.builder,
-            self.config.clone(),
-            None,
-            Some(shutdown),
-            &self.handle,
-        );
-    }
-
     // ANCHOR: accept
     /// Accepts the waiting connections, within a budget. Returns once the listener, the
     /// back-off timer or the budget has arranged for the task to be woken.
@@ -284,7 +392,7 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
                 None => return,
             };
             match next {
-                Ok(Async::Ready(stream)) => self.start_connection(stream),
+                Ok(Async::Ready(socket)) => self.hand_over(socket),
                 // The listener will wake us when a connection arrives.
                 Ok(Async::NotReady) => return,
                 Err(err) => {
@@ -306,9 +414,35 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
     }
     // ANCHOR_END: accept
 
+    /// Gives a newly accepted socket to the reactor with the fewest open connections.
+    fn hand_over(&mut self, socket: L::Socket) {
+        let reactor = self.least_busy();
+        let slot = Slot::take(&self.open[reactor]);
+        match reactor.checked_sub(1) {
+            None => self.local.start::<L>(socket, slot),
+            Some(thread) => self.threads[thread].hand_over(socket, slot),
+        }
+    }
+
+    /// The reactor with the fewest open connections; ties go to the reactor after the
+    /// last one chosen, so that connections opened together spread evenly.
+    fn least_busy(&mut self) -> usize {
+        let reactors = self.open.len();
+        let load = |reactor: usize| self.open[reactor].load(Ordering::Acquire);
+        let mut best = self.next % reactors;
+        for step in 1..reactors {
+            let reactor = (self.next + step) % reactors;
+            if load(reactor) < load(best) {
+                best = reactor;
+            }
+        }
+        self.next = best + 1;
+        best
+    }
+
     // ANCHOR: stop_accepting
-    /// Stops accepting; the connections received the shutdown signal themselves, and
-    /// each one drops its clone of `alive_sender` when it ends.
+    /// Stops accepting; the connections of every reactor received the shutdown signal
+    /// themselves, and each reactor ends once its last connection has.
     fn stop_accepting(&mut self) {
         log::info!(
             "the server on {:?} stops accepting connections",
@@ -316,38 +450,76 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
         );
         self.listener = None;
         self.backoff = None;
-        self.alive_sender = None;
+        self.local.close();
+        for thread in &mut self.threads {
+            thread.close();
+        }
     }
     // ANCHOR_END: stop_accepting
+
+    /// Sees which reactor threads have ended; stops the server on the first one that
+    /// failed.
+    fn watch_threads(&mut self) -> Async<()> {
+        let mut all_done = Async::Ready(());
+        for thread in &mut self.threads {
+            match thread.poll_done() {
+                Async::NotReady => all_done = Async::NotReady,
+                Async::Ready(None) => {}
+                Async::Ready(Some(err)) => {
+                    log::error!("the server on {:?} stops: {}", self.local_addr, err);
+                    if self.failure.is_none() {
+                        self.failure = Some(err);
+                    }
+                }
+            }
+        }
+        all_done
+    }
 }
 
 // ANCHOR: server_poll
 impl<B: ServiceBuilder, L: Listener> Future for Server<B, L> {
     type Item = ();
-    type Error = ();
+    type Error = ServerError;
 
-    fn poll(&mut self) -> Poll<(), ()> {
-        if self.listener.is_some() {
-            // The shutdown handle will wake us when a shutdown is asked for. (It cannot
-            // be cancelled: we hold a clone of the handle.)
-            if let Ok(Async::Ready(_deadline)) = self.stop.poll() {
+    fn poll(&mut self) -> Poll<(), ServerError> {
+        // Every thread will wake us when it ends.
+        let threads_done = self.watch_threads();
+        if self.failure.is_some() {
+            // No grace (unless a shutdown already gave one): a panic may have left
+            // shared state broken.
+            self.connections.shutdown(Duration::from_secs(0));
+            if self.listener.is_some() {
                 self.stop_accepting();
             }
         }
         if self.listener.is_some() {
-            // The listener, the back-off timer or the budget will wake us.
-            self.accept();
+            if let Ok(Async::Ready(deadline)) = self.stop.poll() {
+                // The shutdown handle will wake us when a shutdown is asked for. (It
+                // cannot be cancelled: we hold a clone of the handle.)
+                self.connections.shutdown_at(deadline);
+                self.stop_accepting();
+            } else {
+                self.accept();
+                return Ok(Async::NotReady);
+            }
+        }
+        // Shutting down: done when every reactor has seen its last connection end.
+        if self.local.poll_ended().is_not_ready() || threads_done.is_not_ready() {
             return Ok(Async::NotReady);
         }
-        // Shutting down: done when the last connection drops its token.
-        loop {
-            match self.alive.poll() {
-                Ok(Async::Ready(Some(()))) => continue,
-                Ok(Async::Ready(None)) | Err(()) => return Ok(Async::Ready(())),
-                // The last connection to end will wake us.
-                Ok(Async::NotReady) => return Ok(Async::NotReady),
-            }
+        match self.failure.take() {
+            Some(err) => Err(err),
+            None => Ok(Async::Ready(())),
         }
     }
 }
 // ANCHOR_END: server_poll
+
+impl<B, L: Listener> Drop for Server<B, L> {
+    fn drop(&mut self) {
+        // Done already if the server completed; otherwise nothing is left to wait for
+        // its connections, on any reactor.
+        self.connections.shutdown(Duration::from_secs(0));
+    }
+}

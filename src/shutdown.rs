@@ -8,6 +8,7 @@
 //! knows the receiving end.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -64,7 +65,19 @@ impl ShutdownHandle {
             "shutting down: {} ms of grace for running handlers",
             grace.as_millis()
         );
-        let deadline = Instant::now() + grace;
+        Self::fire(&mut listeners, Instant::now() + grace);
+    }
+
+    /// Like [`shutdown`](ShutdownHandle::shutdown), with the grace period ending at
+    /// `deadline`: how a server passes on the signal it received to its connections.
+    pub(crate) fn shutdown_at(&self, deadline: Instant) {
+        let mut listeners = self.lock();
+        if listeners.deadline.is_none() {
+            Self::fire(&mut listeners, deadline);
+        }
+    }
+
+    fn fire(listeners: &mut Listeners, deadline: Instant) {
         listeners.deadline = Some(deadline);
         for sender in listeners.senders.drain(..) {
             // A listener that already ended has nothing to stop.
@@ -113,8 +126,37 @@ impl fmt::Debug for ShutdownHandle {
 pub(crate) struct ShutdownSignal {
     /// Fires with the deadline of the grace period.
     pub(crate) deadline: oneshot::Receiver<Instant>,
-    /// Never read: dropped with the connection, so that a server, which waits for the
-    /// last of these to go, knows when every connection it started has ended. `None`
-    /// for a connection no server waits for.
-    pub(crate) _alive: Option<mpsc::UnboundedSender<()>>,
+    /// Never read: dropped with the connection. `None` for a connection no server
+    /// waits for.
+    pub(crate) _alive: Option<Alive>,
+}
+
+/// What ties a connection to the server that accepted it; dropped with the connection.
+pub(crate) struct Alive {
+    /// Never sent on: the reactor running the connection waits for the last clone to go,
+    /// to know when every connection it started has ended.
+    pub(crate) _ended: mpsc::UnboundedSender<()>,
+    /// The connection's place in its reactor's count of open connections.
+    pub(crate) _slot: Slot,
+}
+
+/// One open connection, in the count of a reactor's open connections that the server
+/// reads to spread connections. Taken
+/// when the server accepts a socket; given back when dropped, with the connection, or
+/// with the socket if no reactor adopted it.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// Counts one more connection in `open`.
+    pub(crate) fn take(open: &Arc<AtomicUsize>) -> Slot {
+        open.fetch_add(1, Ordering::AcqRel);
+        Slot(open.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }

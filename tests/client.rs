@@ -268,7 +268,7 @@ fn a_server_side_service_can_call_its_client_back() {
     )
     .unwrap();
     let addr = server.local_addr();
-    handle.spawn(server);
+    handle.spawn(server.map_err(|err| panic!("the server failed: {}", err)));
     let connect = Client::builder()
         .handler(|_peer: Client| Doubler)
         .connect(&addr, &handle);

@@ -16,6 +16,7 @@ use common::neovim::nvim_command;
 use common::process::{KillOnDrop, TempDir};
 use common::{run, HANG};
 use futures::future::{self, FutureResult};
+use futures::Future;
 use rmp_rpc_demo::{Client, Params, Server, Service, Value};
 use tokio_core::reactor::Core;
 
@@ -108,7 +109,7 @@ fn neovim_calls_our_server_on_a_unix_socket() {
     let server = Server::builder()
         .bind_unix(&ours, |_peer| Adder, &handle)
         .expect("listen on our socket");
-    handle.spawn(server);
+    handle.spawn(server.map_err(|err| panic!("the server failed: {}", err)));
     let connect = Client::builder()
         .timeout(HANG)
         .connect_unix(&nvim_path, &handle);

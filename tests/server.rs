@@ -130,6 +130,67 @@ fn example_server_answers_ping_with_pong_on_the_same_connection() {
     assert_eq!(peer.recv(), notification("pong", vec![]));
 }
 
+/// The names of a process's threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", pid))
+        .expect("the server's /proc/PID/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn example_server_serves_on_as_many_reactors_as_threads_asked() {
+    let server = ExampleServer::start_with(&["--threads", "3"]);
+    let mut peers: Vec<RawPeer> = (0..6).map(|_| RawPeer::connect(server.addr)).collect();
+    for (i, peer) in peers.iter_mut().enumerate() {
+        peer.check_add(i as u64, i as i64, 1);
+        peer.notify("ping", vec![(i as i64).into()]);
+        assert_eq!(peer.recv(), notification("pong", vec![(i as i64).into()]));
+    }
+    let names = thread_names(server.pid());
+    assert_eq!(
+        names
+            .iter()
+            .filter(|name| name.starts_with("rpc-reactor-"))
+            .collect::<Vec<_>>(),
+        vec!["rpc-reactor-1", "rpc-reactor-2"],
+        "threads: {:?}",
+        names
+    );
+    let single = ExampleServer::start();
+    assert_eq!(thread_names(single.pid()).len(), 1, "one thread by default");
+}
+
+/// What the example server wrote to stderr when `args` made it exit with status 1.
+fn example_server_refuses(args: &[&str]) -> Vec<String> {
+    let run = common::process::run_example("server", args);
+    assert_eq!(run.status.code(), Some(1), "{:?}", run);
+    assert!(run.stdout.is_empty(), "{:?}", run);
+    run.stderr
+}
+
+#[test]
+fn example_server_refuses_bad_thread_counts_with_a_reason() {
+    let stderr = example_server_refuses(&["--threads", "many"]);
+    assert_eq!(stderr[0], "error: `--threads` needs a number, not `many`");
+    assert!(stderr[1].starts_with("usage: server [ADDR] [--threads N]"));
+    let stderr = example_server_refuses(&["127.0.0.1:0", "--threads"]);
+    assert_eq!(stderr[0], "error: `--threads` needs a number");
+    assert_eq!(
+        example_server_refuses(&["127.0.0.1:0", "--threads", "0"]),
+        vec!["error: invalid setting ServerBuilder::threads: 0 would leave no reactor to serve connections; use at least 1"]
+    );
+    let dir = common::process::TempDir::new("threads-unix");
+    let path = dir.path().join("server.sock");
+    assert_eq!(
+        example_server_refuses(&[path.to_str().unwrap(), "--threads", "2"]),
+        vec!["error: invalid setting ServerBuilder::threads: 2 reactors, but a Unix socket server runs on one (tokio-uds 0.1 cannot hand an accepted socket to another reactor); use 1"]
+    );
+}
+
 #[test]
 fn a_slow_request_does_not_hold_up_a_fast_one() {
     let server = ExampleServer::start();

@@ -265,7 +265,7 @@ fn unix_server(core: &Core, path: &Path) -> io::Result<ShutdownHandle> {
     let server = Server::builder().bind_unix(path, |peer| Calls { peer }, &handle)?;
     assert_eq!(server.local_addr(), path);
     let shutdown = server.shutdown_handle();
-    handle.spawn(server);
+    handle.spawn(server.map_err(|err| panic!("the server failed: {}", err)));
     Ok(shutdown)
 }
 

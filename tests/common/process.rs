@@ -280,14 +280,23 @@ pub struct ExampleServer {
 impl ExampleServer {
     /// Starts it and waits (within [`HANG`]) for its `listening on ADDR` line.
     pub fn start() -> ExampleServer {
-        let path = example_binary("server");
-        let mut child = Command::new(&path)
-            .arg("127.0.0.1:0")
+        ExampleServer::start_with(&[])
+    }
+
+    /// Starts it with `flags` after the address (`--threads 2`, ...).
+    pub fn start_with(flags: &[&str]) -> ExampleServer {
+        let mut command = Command::new(example_binary("server"));
+        command.arg("127.0.0.1:0").args(flags);
+        ExampleServer::launch(command)
+    }
+
+    fn launch(mut command: Command) -> ExampleServer {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {}", path.display(), err));
+            .unwrap_or_else(|err| panic!("cannot start {:?}: {}", command, err));
         let stdout = Lines::new(child.stdout.take().expect("stdout is piped"));
         let process = KillOnDrop(child);
         let line = stdout
