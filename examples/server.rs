@@ -16,8 +16,9 @@
 //! listening on /tmp/demo.sock
 //! ```
 //!
-//! `--threads N` serves TCP on N reactors, one thread each (default 1). What it
-//! answers:
+//! `--threads N` serves TCP on N reactors, one thread each (default 1);
+//! `--max-connections N` closes new connections at once while N are open (default: the
+//! library's, 10,000). What it answers:
 //!
 //! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
 //!   integers; wrong arity, non-integers or an overflow get an error response;
@@ -40,9 +41,10 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:54321";
 /// The command line, for error messages.
-const USAGE: &str = "usage: server [ADDR] [--threads N]
-  ADDR         host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)
-  --threads N  serve TCP on N reactors, one thread each (default 1)";
+const USAGE: &str = "usage: server [ADDR] [--threads N] [--max-connections N]
+  ADDR                 host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)
+  --threads N          serve TCP on N reactors, one thread each (default 1)
+  --max-connections N  close new connections at once while N are open (default 10000)";
 /// The longest `sleep` we accept: a peer must not be able to park a handler for ever
 /// (or overflow the timer with a huge number).
 const MAX_SLEEP_MS: u64 = 10 * 60 * 1000;
@@ -163,16 +165,20 @@ struct Args {
     addr: Addr,
     /// Reactors, one thread each (`--threads`).
     threads: usize,
+    /// The cap on open connections (`--max-connections`); the library's default without it.
+    max_connections: Option<usize>,
 }
 
 /// Reads the command line: `[ADDR]` and the flags.
 fn parse_args() -> Result<Args, String> {
     let mut addr = None;
     let mut threads = 1;
+    let mut max_connections = None;
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = number(&arg, args.next())?,
+            "--max-connections" => max_connections = Some(number(&arg, args.next())?),
             flag if flag.starts_with("--") => return Err(format!("unknown flag `{}`", flag)),
             _ if addr.is_none() => addr = Some(arg),
             _ => return Err(format!("unexpected argument `{}`", arg)),
@@ -189,7 +195,11 @@ fn parse_args() -> Result<Args, String> {
             )
         })?)
     };
-    Ok(Args { addr, threads })
+    Ok(Args {
+        addr,
+        threads,
+        max_connections,
+    })
 }
 
 /// The number that follows `flag`.
@@ -205,7 +215,10 @@ fn main() {
     let mut core =
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
     let handle = core.handle();
-    let settings = Server::builder().threads(args.threads);
+    let mut settings = Server::builder().threads(args.threads);
+    if let Some(max) = args.max_connections {
+        settings = settings.max_connections(max);
+    }
     // ANCHOR: main
     // Each reactor (one per thread) gets a builder of its own, whose services arm their
     // `sleep` timers on that reactor.

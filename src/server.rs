@@ -4,9 +4,9 @@
 //! thing as a future, to run on a reactor you already have, with a [`ShutdownHandle`]
 //! to stop it gracefully: stop accepting, let the running handlers finish within a
 //! grace period, send their responses, close. [`ServerBuilder`] is the one place for a
-//! server's settings: the connections' configuration, the shutdown signal and how many
-//! reactors serve (one thread each); it also serves a single connection over any
-//! transport.
+//! server's settings: the connections' configuration, the shutdown signal, how many
+//! reactors serve (one thread each) and how many connections may be open; it also
+//! serves a single connection over any transport.
 
 use std::fmt;
 use std::io;
@@ -38,6 +38,10 @@ pub use crate::shutdown::ShutdownHandle;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Connections accepted in one poll before letting the connections themselves run.
 const ACCEPT_BUDGET: usize = 64;
+/// Far more than a program that talks to a few editors or services ever opens; few
+/// enough that connections cannot take the process's memory: 10,000 idle connections
+/// that each served a request hold about 250 MiB (chapter 4.5 measures it).
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Listens on `addr` and serves every connection with a service from `builder`, on a
 /// new reactor, forever. Returns only if the reactor or the listener cannot be set up.
@@ -51,7 +55,7 @@ pub fn serve<B: ServiceBuilder>(addr: &SocketAddr, builder: B) -> io::Result<()>
 
 // ANCHOR: server_builder
 /// A server's settings: the configuration of its connections, the shutdown signal they
-/// listen to and how many reactors serve them. Made by
+/// listen to, how many reactors serve them and how many may be open. Made by
 /// [`Server::builder`]; [`bind`](ServerBuilder::bind) and
 /// [`bind_per_reactor`](ServerBuilder::bind_per_reactor) start a TCP server,
 /// [`serve_connection`](ServerBuilder::serve_connection) serves one connection over any
@@ -62,6 +66,7 @@ pub struct ServerBuilder {
     /// The signal to listen to; `None` until one is given, then a server makes its own.
     shutdown: Option<ShutdownHandle>,
     threads: usize,
+    max_connections: usize,
 }
 
 impl Default for ServerBuilder {
@@ -70,6 +75,7 @@ impl Default for ServerBuilder {
             config: Config::default(),
             shutdown: None,
             threads: 1,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -100,6 +106,21 @@ impl ServerBuilder {
     /// caller's reactor alone; 0 is refused.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
+        self
+    }
+
+    /// The most connections open at once, counted over all reactors. Beyond it, a new
+    /// connection is accepted and closed at once (the peer sees its connection closed
+    /// before any answer), rather than left waiting in the listen backlog; the open
+    /// connections are untouched. Default: 10,000, which bounds what idle connections
+    /// can hold to a few hundred MiB; 0 is refused.
+    ///
+    /// The cap only works below the process's limit of open file descriptors
+    /// (`ulimit -n`): at that limit accepting fails, and the server tries again every
+    /// 100 ms while new connections wait. Keep the cap below that limit, minus what
+    /// your service opens itself.
+    pub fn max_connections(mut self, max_connections: usize) -> Self {
+        self.max_connections = max_connections;
         self
     }
 
@@ -191,6 +212,13 @@ impl ServerBuilder {
                 "0 would leave no reactor to serve connections; use at least 1".to_string(),
             ));
         }
+        if self.max_connections == 0 {
+            return Err(ConfigError::new(
+                "ServerBuilder::max_connections",
+                "0 would close every connection as soon as it is accepted; use at least 1"
+                    .to_string(),
+            ));
+        }
         Ok(())
     }
 
@@ -228,6 +256,8 @@ impl ServerBuilder {
             threads,
             open,
             next: 0,
+            max_connections: self.max_connections,
+            at_cap: false,
             stop: shutdown.listen(),
             shutdown,
             connections,
@@ -313,6 +343,9 @@ pub struct Server<B, L: Listener = Tcp> {
     open: Vec<Arc<AtomicUsize>>,
     /// The reactor to try first for the next connection, so that ties go round.
     next: usize,
+    max_connections: usize,
+    /// Set while new connections are refused for the cap, to log that once.
+    at_cap: bool,
     /// The signal this server listens to, and gives out.
     shutdown: ShutdownHandle,
     /// Fires when a shutdown is asked for: stop accepting.
@@ -338,6 +371,7 @@ impl<B, L: Listener> fmt::Debug for Server<B, L> {
             .field("local_addr", &self.local_addr)
             .field("accepting", &self.listener.is_some())
             .field("open_per_reactor", &open)
+            .field("max_connections", &self.max_connections)
             .field("shutdown", &self.shutdown)
             .field("failure", &self.failure)
             .finish()
@@ -345,8 +379,8 @@ impl<B, L: Listener> fmt::Debug for Server<B, L> {
 }
 
 impl Server<()> {
-    /// A builder to choose the configuration, the shutdown signal and the number of
-    /// reactors.
+    /// A builder to choose the configuration, the shutdown signal, the number of
+    /// reactors and the cap on connections.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
@@ -414,8 +448,27 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
     }
     // ANCHOR_END: accept
 
-    /// Gives a newly accepted socket to the reactor with the fewest open connections.
+    // ANCHOR: hand_over
+    /// Gives a newly accepted socket to the reactor with the fewest open connections,
+    /// or closes it at once if the server is at its cap.
     fn hand_over(&mut self, socket: L::Socket) {
+        let open: usize = self
+            .open
+            .iter()
+            .map(|open| open.load(Ordering::Acquire))
+            .sum();
+        if open >= self.max_connections {
+            if !self.at_cap {
+                log::warn!(
+                    "{} connections open, the most allowed (ServerBuilder::max_connections): closing new ones at once",
+                    open
+                );
+                self.at_cap = true;
+            }
+            // Dropping the socket closes it.
+            return;
+        }
+        self.at_cap = false;
         let reactor = self.least_busy();
         let slot = Slot::take(&self.open[reactor]);
         match reactor.checked_sub(1) {
@@ -439,6 +492,7 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
         self.next = best + 1;
         best
     }
+    // ANCHOR_END: hand_over
 
     // ANCHOR: stop_accepting
     /// Stops accepting; the connections of every reactor received the shutdown signal

@@ -131,6 +131,7 @@ pub(crate) struct ShutdownSignal {
     pub(crate) _alive: Option<Alive>,
 }
 
+// ANCHOR: slot
 /// What ties a connection to the server that accepted it; dropped with the connection.
 pub(crate) struct Alive {
     /// Never sent on: the reactor running the connection waits for the last clone to go,
@@ -141,7 +142,7 @@ pub(crate) struct Alive {
 }
 
 /// One open connection, in the count of a reactor's open connections that the server
-/// reads to spread connections. Taken
+/// reads to spread connections and to enforce `ServerBuilder::max_connections`. Taken
 /// when the server accepts a socket; given back when dropped, with the connection, or
 /// with the socket if no reactor adopted it.
 #[derive(Debug)]
@@ -160,3 +161,4 @@ impl Drop for Slot {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
+// ANCHOR_END: slot

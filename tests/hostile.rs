@@ -18,7 +18,7 @@
 
 mod common;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 
@@ -51,7 +51,12 @@ struct Case {
 
 impl Case {
     fn begin(name: &'static str) -> Case {
-        let server = ExampleServer::start();
+        Case::begin_with(name, &[])
+    }
+
+    /// A case against the example server started with `flags`.
+    fn begin_with(name: &'static str, flags: &[&str]) -> Case {
+        let server = ExampleServer::start_with(flags);
         let mut bystander = RawPeer::connect(server.addr);
         bystander.check();
         let start = server.stats();
@@ -709,4 +714,147 @@ fn invalid_messages_are_answered_or_skipped_and_the_connection_stays_up() {
     assert_eq!(peer.recv_response(), (10, Ok(Value::from(9))));
     drop(peer);
     case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+/// Raises this process's soft limit of open files (`RLIMIT_NOFILE`) to at least
+/// `needed`, within its hard limit; children started afterwards inherit it. Fails the
+/// test, saying what to do, if the hard limit is lower.
+fn raise_open_files_limit(needed: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0, "getrlimit: {}", io::Error::last_os_error());
+    if limit.rlim_cur >= needed as libc::rlim_t {
+        return;
+    }
+    assert!(
+        limit.rlim_max >= needed as libc::rlim_t,
+        "this test needs {} open files, and the hard limit is {}: raise it (ulimit -Hn)",
+        needed,
+        limit.rlim_max
+    );
+    limit.rlim_cur = needed as libc::rlim_t;
+    // SAFETY: as above.
+    let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(set, 0, "setrlimit: {}", io::Error::last_os_error());
+}
+
+/// The connections `--max-connections` allows in [`connections_beyond_the_cap_are_closed_at_once_and_the_others_go_on`].
+const CAP: usize = 1000;
+/// The connections opened beyond [`CAP`], in batches held open together.
+const EXTRA: usize = 4000;
+const EXTRA_BATCH: usize = 500;
+
+#[test]
+fn connections_beyond_the_cap_are_closed_at_once_and_the_others_go_on() {
+    // Ours and the server's: the connections held at once, and room for the rest.
+    raise_open_files_limit((CAP + EXTRA_BATCH + 200) as u64);
+    let cap = CAP.to_string();
+    // Two reactors: the cap counts the connections of both.
+    let mut case = Case::begin_with(
+        "cap: 5000 connections, 1000 allowed",
+        &["--max-connections", &cap, "--threads", "2"],
+    );
+    // The bystander is one of the allowed connections. A round trip on each of the
+    // others makes sure the server has counted it before any extra one arrives.
+    let mut allowed: Vec<RawPeer> = (1..CAP).map(|_| case.attacker()).collect();
+    for (id, peer) in allowed.iter_mut().enumerate() {
+        peer.check_add(id as u64, id as i64, 1);
+    }
+    let request = add(1, 2, 3);
+    let mut sent = 0;
+    for _ in 0..EXTRA / EXTRA_BATCH {
+        let mut extra: Vec<RawPeer> = (0..EXTRA_BATCH).map(|_| case.attacker()).collect();
+        for peer in &mut extra {
+            // It may already be closed: then the write fails, which is fine too.
+            if peer.send(&request).is_ok() {
+                sent += request.len();
+            }
+            assert!(
+                peer.read_until_closed().is_empty(),
+                "a connection beyond the cap got an answer"
+            );
+        }
+        case.check();
+    }
+    // Every allowed connection was left alone.
+    for (id, peer) in allowed.iter_mut().enumerate() {
+        peer.check_add(id as u64, id as i64, 2);
+    }
+    // Closing some gives their places back.
+    let before = case.server.stats().fds;
+    allowed.truncate(CAP - 1 - 10);
+    let mut calls = 0;
+    while case.server.stats().fds > before - 10 && calls < SETTLE_CALLS {
+        case.check();
+        calls += 1;
+    }
+    let mut newcomer = case.attacker();
+    newcomer.check_add(1, 40, 2);
+    drop(newcomer);
+    drop(allowed);
+    // Each allowed connection keeps a read buffer and a write buffer (chapter 4.5).
+    case.finish(SMALL_BOUND_KIB + (CAP as u64) * 32, sent);
+}
+
+#[test]
+fn at_the_descriptor_limit_new_connections_wait_and_are_served_once_descriptors_free_up() {
+    const OPEN_FILES: usize = 40;
+    let mut server = ExampleServer::start_with_open_files_limit(OPEN_FILES, &["--threads", "2"]);
+    let room = OPEN_FILES - descriptors_below(server.pid(), OPEN_FILES);
+    // Every descriptor the server may have, taken by a served connection.
+    let mut served: Vec<RawPeer> = (0..room)
+        .map(|i| {
+            let mut peer = RawPeer::connect(server.addr);
+            peer.check_add(i as u64, i as i64, 1);
+            peer
+        })
+        .collect();
+    assert_eq!(descriptors_below(server.pid(), OPEN_FILES), OPEN_FILES);
+    // The system completes these connections; the server cannot accept them (EMFILE),
+    // so it backs off and tries again, while they wait.
+    let mut waiting: Vec<RawPeer> = (0..5)
+        .map(|i| {
+            let mut peer = RawPeer::connect(server.addr);
+            peer.request(i, "add", vec![Value::from(i), 100.into()]);
+            peer
+        })
+        .collect();
+    for peer in &mut waiting {
+        peer.stream.set_nonblocking(true).expect("non-blocking");
+        let mut byte = [0u8; 1];
+        let read = peer.stream.read(&mut byte);
+        assert!(
+            matches!(read, Err(ref err) if err.kind() == io::ErrorKind::WouldBlock),
+            "a connection the server has no descriptor for was served: {:?}",
+            read
+        );
+        peer.stream.set_nonblocking(false).expect("blocking");
+    }
+    server.assert_alive();
+    served.truncate(room - 5);
+    for (i, peer) in waiting.iter_mut().enumerate() {
+        assert_eq!(
+            peer.recv_response(),
+            (i as u64, Ok(Value::from(i as i64 + 100)))
+        );
+    }
+    for (i, peer) in served.iter_mut().enumerate() {
+        peer.check_add(i as u64, i as i64, 2);
+    }
+    server.assert_alive();
+}
+
+/// How many of a process's open descriptors are numbered below `limit`: those that
+/// count against an `RLIMIT_NOFILE` of `limit`. (A process can hold higher ones it
+/// inherited, such as the pipes of cargo's jobserver.)
+fn descriptors_below(pid: u32, limit: usize) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", pid))
+        .expect("the server's /proc/PID/fd")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<usize>().ok())
+        .filter(|fd| *fd < limit)
+        .count()
 }

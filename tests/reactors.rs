@@ -382,7 +382,7 @@ fn config_error(err: &io::Error) -> &ConfigError {
 }
 
 #[test]
-fn zero_threads_and_several_reactors_for_one_builder_are_refused() {
+fn zero_threads_zero_connections_and_several_reactors_for_one_builder_are_refused() {
     let core = Core::new().unwrap();
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let one_builder = |_peer: Client| rmp_rpc_demo::NoHandler;
@@ -396,6 +396,16 @@ fn zero_threads_and_several_reactors_for_one_builder_are_refused() {
     assert_eq!(
         err.to_string(),
         "invalid setting ServerBuilder::threads: 0 would leave no reactor to serve connections; use at least 1"
+    );
+
+    let err = Server::builder()
+        .max_connections(0)
+        .bind(&addr, one_builder, &core.handle())
+        .unwrap_err();
+    assert_eq!(config_error(&err).field(), "ServerBuilder::max_connections");
+    assert_eq!(
+        err.to_string(),
+        "invalid setting ServerBuilder::max_connections: 0 would close every connection as soon as it is accepted; use at least 1"
     );
 
     let err = Server::builder()

@@ -164,6 +164,23 @@ fn example_server_serves_on_as_many_reactors_as_threads_asked() {
     assert_eq!(thread_names(single.pid()).len(), 1, "one thread by default");
 }
 
+#[test]
+fn example_server_closes_connections_beyond_max_connections_at_once() {
+    let server = ExampleServer::start_with(&["--max-connections", "3", "--threads", "2"]);
+    let mut allowed: Vec<RawPeer> = (0..3).map(|_| RawPeer::connect(server.addr)).collect();
+    for (i, peer) in allowed.iter_mut().enumerate() {
+        peer.check_add(i as u64, i as i64, 1);
+    }
+    let mut extra = RawPeer::connect(server.addr);
+    assert!(
+        extra.read_until_closed().is_empty(),
+        "closed without a byte"
+    );
+    for (i, peer) in allowed.iter_mut().enumerate() {
+        peer.check_add(i as u64, i as i64, 2);
+    }
+}
+
 /// What the example server wrote to stderr when `args` made it exit with status 1.
 fn example_server_refuses(args: &[&str]) -> Vec<String> {
     let run = common::process::run_example("server", args);
@@ -173,12 +190,21 @@ fn example_server_refuses(args: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn example_server_refuses_bad_thread_counts_with_a_reason() {
+fn example_server_refuses_bad_thread_counts_and_caps_with_a_reason() {
     let stderr = example_server_refuses(&["--threads", "many"]);
     assert_eq!(stderr[0], "error: `--threads` needs a number, not `many`");
     assert!(stderr[1].starts_with("usage: server [ADDR] [--threads N]"));
     let stderr = example_server_refuses(&["127.0.0.1:0", "--threads"]);
     assert_eq!(stderr[0], "error: `--threads` needs a number");
+    let stderr = example_server_refuses(&["--max-connections", "-1"]);
+    assert_eq!(
+        stderr[0],
+        "error: `--max-connections` needs a number, not `-1`"
+    );
+    assert_eq!(
+        example_server_refuses(&["127.0.0.1:0", "--max-connections", "0"]),
+        vec!["error: invalid setting ServerBuilder::max_connections: 0 would close every connection as soon as it is accepted; use at least 1"]
+    );
     assert_eq!(
         example_server_refuses(&["127.0.0.1:0", "--threads", "0"]),
         vec!["error: invalid setting ServerBuilder::threads: 0 would leave no reactor to serve connections; use at least 1"]

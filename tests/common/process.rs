@@ -290,6 +290,19 @@ impl ExampleServer {
         ExampleServer::launch(command)
     }
 
+    /// Starts it with `flags`, allowed at most `open_files` file descriptors
+    /// (`RLIMIT_NOFILE`, set by the shell's `ulimit -n` before it runs the server).
+    pub fn start_with_open_files_limit(open_files: usize, flags: &[&str]) -> ExampleServer {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {} && exec \"$0\" \"$@\"", open_files))
+            .arg(example_binary("server"))
+            .arg("127.0.0.1:0")
+            .args(flags);
+        ExampleServer::launch(command)
+    }
+
     fn launch(mut command: Command) -> ExampleServer {
         let mut child = command
             .stdin(Stdio::null())
