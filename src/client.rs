@@ -25,7 +25,7 @@ use crate::service::{NoHandler, ServiceBuilder};
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
-pub use crate::peer::{Client, Closed, ResponseFuture};
+pub use crate::peer::{CallFuture, Client, Closed, ResponseFuture};
 
 /// The future returned by [`Client::connect`] and [`ClientBuilder::connect`].
 pub type Connect = Box<dyn Future<Item = Client, Error = io::Error>>;

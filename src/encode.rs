@@ -209,3 +209,16 @@ fn len32(len: usize) -> io::Result<u32> {
         )
     })
 }
+
+/// How many levels of arrays and maps `value` nests (0 for a scalar): what
+/// `Limits::max_depth` and `Config::max_outgoing_depth` count.
+pub(crate) fn depth(value: &Value) -> usize {
+    match *value {
+        Value::Array(ref items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Map(ref entries) => {
+            let deepest = entries.iter().map(|(k, v)| depth(k).max(depth(v))).max();
+            1 + deepest.unwrap_or(0)
+        }
+        _ => 0,
+    }
+}

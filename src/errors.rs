@@ -243,6 +243,27 @@ impl serde::de::Error for ParamsError {
     }
 }
 
+/// Why a typed value could not be encoded as MessagePack: its `Serialize` implementation
+/// failed, or it handed rmp-serde a sequence or map of unknown length.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EncodeError {
+    reason: String,
+}
+
+impl EncodeError {
+    pub(crate) fn new(reason: String) -> EncodeError {
+        EncodeError { reason }
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot encode the value as MessagePack: {}", self.reason)
+    }
+}
+
+impl Error for EncodeError {}
+
 // ANCHOR: closed_reason
 /// Why a connection ended. Every request still waiting for an answer fails with
 /// [`CallError::ConnectionClosed`] carrying this reason, and so does every later call.
@@ -303,6 +324,16 @@ pub enum CallError {
     /// The call was never sent: it cannot be encoded, or it nests deeper than
     /// [`Config::max_outgoing_depth`](crate::Config::max_outgoing_depth) allows.
     Unsendable(String),
+    /// A typed call ([`Client::call`](crate::client::Client::call)) got a result that
+    /// does not fit the type it asked for.
+    UnexpectedResult {
+        /// The type asked for, as people write it.
+        expected: String,
+        /// The result that arrived.
+        got: Value,
+        /// Why it does not fit, in serde's words.
+        reason: String,
+    },
 }
 // ANCHOR_END: call_error
 
@@ -323,6 +354,15 @@ impl fmt::Display for CallError {
                 "a request with a timeout must be polled on the reactor thread that drives its connection"
             ),
             CallError::Unsendable(ref why) => write!(f, "the call was not sent: {}", why),
+            CallError::UnexpectedResult {
+                ref expected,
+                ref got,
+                ref reason,
+            } => {
+                f.write_str("the peer answered with ")?;
+                Bounded::show(f, |shown| show_value(got, shown))?;
+                write!(f, ", which is not {}: {}", expected, reason)
+            }
         }
     }
 }
@@ -334,7 +374,8 @@ impl Error for CallError {
             CallError::Remote(_)
             | CallError::Timeout(_)
             | CallError::NoReactor
-            | CallError::Unsendable(_) => None,
+            | CallError::Unsendable(_)
+            | CallError::UnexpectedResult { .. } => None,
         }
     }
 }
@@ -406,6 +447,100 @@ impl fmt::Display for ServerError {
 
 impl Error for ServerError {}
 
+/// How much of a value an error message shows: enough to recognise it, never a
+/// megabyte of it.
+const SHOWN: usize = 100;
+
+/// A `fmt::Write` that takes `SHOWN` bytes, then refuses more: what error messages use to
+/// show a value that came from a peer.
+pub(crate) struct Bounded {
+    text: String,
+    full: bool,
+}
+
+impl Bounded {
+    /// Runs `write` into a `Bounded`, then writes to `f` what it kept, with `…` if it
+    /// was cut short. `write` should stop at the first error, as formatting does.
+    pub(crate) fn show<W>(f: &mut dyn fmt::Write, write: W) -> fmt::Result
+    where
+        W: FnOnce(&mut Bounded) -> fmt::Result,
+    {
+        let mut shown = Bounded {
+            text: String::new(),
+            full: false,
+        };
+        // Only a full `Bounded` stops `write` early: then the text was cut short.
+        let _ = write(&mut shown);
+        f.write_str(&shown.text)?;
+        if shown.full {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = SHOWN.saturating_sub(self.text.len());
+        if s.len() <= room {
+            self.text.push_str(s);
+            return Ok(());
+        }
+        // Cut at a character boundary.
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(s.get(..end).unwrap_or_default());
+        self.full = true;
+        Err(fmt::Error)
+    }
+}
+
+/// Writes `value` as `Params` show themselves: `[1, "two", 3.5, nil]`, binaries and
+/// exts by their size.
+fn show_value(value: &Value, out: &mut dyn fmt::Write) -> fmt::Result {
+    match *value {
+        Value::Nil => out.write_str("nil"),
+        Value::Boolean(b) => write!(out, "{}", b),
+        Value::Integer(n) => write!(out, "{}", n),
+        Value::F32(x) => write!(out, "{:?}", x),
+        Value::F64(x) => write!(out, "{:?}", x),
+        Value::String(ref text) => match text.as_str() {
+            Some(text) => write!(out, "{:?}", text),
+            None => write!(
+                out,
+                "<a string of {} bytes, not UTF-8>",
+                text.as_bytes().len()
+            ),
+        },
+        Value::Binary(ref bytes) => write!(out, "<{} bytes>", bytes.len()),
+        Value::Array(ref items) => {
+            out.write_char('[')?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_str(", ")?;
+                }
+                show_value(item, out)?;
+            }
+            out.write_char(']')
+        }
+        Value::Map(ref entries) => {
+            out.write_char('{')?;
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.write_str(", ")?;
+                }
+                show_value(key, out)?;
+                out.write_str(": ")?;
+                show_value(item, out)?;
+            }
+            out.write_char('}')
+        }
+        Value::Ext(..) => out.write_str("<ext>"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +556,8 @@ mod tests {
         check::<ParamsError>();
         check::<ConfigError>();
         check::<ServerError>();
+
+        check::<EncodeError>();
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //! - [`codec`]: frames messages on a byte stream, refusing hostile input;
 //! - [`Client`]: the handle to a connection's peer, to send it requests and
 //!   notifications; both sides have one;
+//! - [`Params`] and [`Reply`]: a message's params, still bytes until a handler decodes
+//!   them (as `Value`s, or as any serde type), and a handler's answer;
 //! - [`service`]: what you implement to handle incoming requests and notifications;
+//! - [`router`]: typed handlers routed by method name, a ready-made service;
 //! - [`ShutdownHandle`]: the signal that drains servers and connections;
 //! - `connection` (private): one future per connection, in two halves, the transport
 //!   (bytes in and out) and the dispatch (handlers and calls);
@@ -87,6 +90,7 @@ mod config;
 mod connection;
 mod encode;
 pub mod errors;
+mod lenient;
 mod listener;
 pub mod message;
 pub mod neovim;
@@ -95,6 +99,8 @@ mod params;
 mod peer;
 mod pending;
 mod reactors;
+mod reply;
+pub mod router;
 mod scan;
 pub mod server;
 pub mod service;
@@ -102,10 +108,12 @@ mod shutdown;
 mod slice;
 mod spawn;
 
-pub use crate::client::{Client, ClientBuilder, Closed, Config, ResponseFuture};
+pub use crate::client::{CallFuture, Client, ClientBuilder, Closed, Config, ResponseFuture};
 pub use crate::codec::Limits;
-pub use crate::errors::{CallError, ClosedReason, ParamsError};
+pub use crate::errors::{CallError, ClosedReason, EncodeError, ParamsError};
 pub use crate::params::Params;
+pub use crate::reply::Reply;
+pub use crate::router::Router;
 pub use crate::server::{serve, Server, ServerBuilder, ShutdownHandle};
 pub use crate::service::{BoxFuture, NoHandler, Service, ServiceBuilder};
 pub use rmpv::Value;

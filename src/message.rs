@@ -22,6 +22,7 @@ use crate::encode::{
 };
 use crate::errors::{CodecError, DecodeError, InvalidMessage};
 use crate::params::values_of;
+use crate::reply::Reply;
 use crate::scan::Scanner;
 use crate::slice::{SliceError, SliceReader};
 
@@ -31,6 +32,8 @@ const REQUEST: u64 = 0;
 const RESPONSE: u64 = 1;
 /// The type tag of a notification.
 const NOTIFICATION: u64 = 2;
+/// The marker of nil, the error of a successful response and the result of a failed one.
+const NIL: u8 = 0xc0;
 
 /// A MessagePack-RPC message.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,16 +204,37 @@ impl Message {
     }
 }
 
-/// How many levels of arrays and maps `value` nests (0 for a scalar): what
-/// [`Limits::max_depth`] and `Config::max_outgoing_depth` count.
-pub(crate) fn depth(value: &Value) -> usize {
-    match *value {
-        Value::Array(ref items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Map(ref entries) => {
-            let deepest = entries.iter().map(|(k, v)| depth(k).max(depth(v))).max();
-            1 + deepest.unwrap_or(0)
+/// Writes the response `[1, id, error, result]` that answers request `id` with a
+/// handler's `answer`: the array header, the type, the msgid and a nil error (when the
+/// answer is a result) go in one write, then the answer itself.
+pub(crate) fn encode_response<S: PayloadSink>(
+    out: &mut S,
+    id: u32,
+    answer: Result<Reply, Reply>,
+) -> io::Result<()> {
+    let [a, b, c, d] = id.to_be_bytes();
+    // `[1, id,`: fixarray of 4, the type, the msgid in its shortest form.
+    let (mut head, len) = match id {
+        0..=0x7f => ([0x94, 0x01, d, 0, 0, 0, 0, 0], 3),
+        0x80..=0xff => ([0x94, 0x01, 0xcc, d, 0, 0, 0, 0], 4),
+        0x100..=0xffff => ([0x94, 0x01, 0xcd, c, d, 0, 0, 0], 5),
+        _ => ([0x94, 0x01, 0xce, a, b, c, d, 0], 7),
+    };
+    let mut len = len;
+    if answer.is_ok() {
+        // The nil error before the result; there is room for it in every case above.
+        if let Some(slot) = head.get_mut(len) {
+            *slot = NIL;
+            len += 1;
         }
-        _ => 0,
+    }
+    out.write_all(head.get(..len).unwrap_or(&[]))?;
+    match answer {
+        Ok(result) => result.write(out),
+        Err(error) => {
+            error.write(out)?;
+            out.write_all(&[NIL])
+        }
     }
 }
 

@@ -16,7 +16,8 @@ use bytes::Buf;
 
 use crate::config::MAX_IDLE_BUFFER;
 use crate::encode::PayloadSink;
-use crate::message::Message;
+use crate::message::{encode_response, Message};
+use crate::reply::Reply;
 
 /// How many pieces one write may gather (see [`Outbox::unsent_parts`]).
 const PARTS: usize = 4;
@@ -50,6 +51,23 @@ impl Outbox {
     pub(crate) fn push(&mut self, msg: Message) -> io::Result<()> {
         let (len, moved, moved_len) = (self.bytes.len(), self.moved.len(), self.moved_len);
         let result = msg.encode_moving(self);
+        if result.is_err() {
+            self.bytes.truncate(len);
+            self.moved.truncate(moved);
+            self.moved_len = moved_len;
+        }
+        result
+    }
+
+    /// Appends the response that answers request `id` with `answer`, encoded. On error
+    /// (a length MessagePack cannot describe) the outbox is left as it was.
+    pub(crate) fn push_response(
+        &mut self,
+        id: u32,
+        answer: Result<Reply, Reply>,
+    ) -> io::Result<()> {
+        let (len, moved, moved_len) = (self.bytes.len(), self.moved.len(), self.moved_len);
+        let result = encode_response(self, id, answer);
         if result.is_err() {
             self.bytes.truncate(len);
             self.moved.truncate(moved);

@@ -7,6 +7,7 @@
 //! `Deserialize`, decoded straight from those bytes
 //! ([`deserialize`](Params::deserialize)), with no `Value` in between.
 
+use std::any::type_name;
 use std::fmt;
 
 use rmpv::Value;
@@ -14,7 +15,8 @@ use serde::de::value::UnitDeserializer;
 use serde::Deserialize;
 
 use crate::config::Limits;
-use crate::errors::ParamsError;
+use crate::errors::{Bounded, ParamsError};
+use crate::lenient::Lenient;
 use crate::slice::SliceReader;
 
 /// The codec checked the params against the connection's limits (which may be larger
@@ -24,10 +26,6 @@ const CHECKED: Limits = Limits {
     max_message_size: usize::MAX,
     max_values: usize::MAX,
 };
-
-/// How much of the params their `Display` shows: enough to recognise them in an error
-/// message, never a megabyte of them.
-const DISPLAY_LIMIT: usize = 100;
 
 /// The params of a request or notification: one MessagePack array, borrowed from the
 /// connection's read buffer, already checked against the connection's
@@ -95,9 +93,39 @@ impl<'a> Params<'a> {
                 return Ok(nothing);
             }
         }
-        let mut de = rmp_serde::Deserializer::from_read_ref(self.bytes);
-        T::deserialize(&mut de).map_err(|err| ParamsError::new(err.to_string()))
+        decode(self.bytes).map_err(ParamsError::new)
     }
+}
+
+/// `P`'s name as people write it: `(i64, i64)`, `Vec<String>`, `Point`, without the
+/// module paths that `type_name` adds.
+pub(crate) fn short_type_name<P: ?Sized>() -> String {
+    let full = type_name::<P>();
+    let mut short = String::with_capacity(full.len());
+    let mut segment = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            // `a::b::C`: drop the path before the last segment.
+            segment.clear();
+        } else if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else {
+            short.push_str(&segment);
+            segment.clear();
+            short.push(c);
+        }
+    }
+    short.push_str(&segment);
+    short
+}
+
+/// Decodes one `T` from `bytes` with rmp-serde, through [`Lenient`] so that serde's own
+/// visitors word the errors; the error is its text.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    T::deserialize(Lenient(&mut de)).map_err(|err| err.to_string())
 }
 
 /// Builds the `Value`s of a params array that the codec checked.
@@ -122,42 +150,14 @@ impl fmt::Debug for Params<'_> {
 /// characters (binaries and exts show only their size).
 impl fmt::Display for Params<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = Bounded {
-            text: String::new(),
-            full: false,
-        };
-        // Only a full `Bounded` stops the walk early: then the text was cut short.
-        let _ = SliceReader::new(self.bytes, &CHECKED).display(&mut shown);
-        f.write_str(&shown.text)?;
-        if shown.full {
-            f.write_str("…")?;
-        }
-        Ok(())
+        show(self.bytes, f)
     }
 }
 
-/// A `fmt::Write` that takes `DISPLAY_LIMIT` bytes, then refuses more.
-struct Bounded {
-    text: String,
-    full: bool,
-}
-
-impl fmt::Write for Bounded {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = DISPLAY_LIMIT.saturating_sub(self.text.len());
-        if s.len() <= room {
-            self.text.push_str(s);
-            return Ok(());
-        }
-        // Cut at a character boundary.
-        let mut end = room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.text.push_str(s.get(..end).unwrap_or_default());
-        self.full = true;
-        Err(fmt::Error)
-    }
+/// Writes the MessagePack value at the start of `bytes` for people, as `Params` shows
+/// itself: bounded, so that a large value costs little.
+pub(crate) fn show(bytes: &[u8], f: &mut dyn fmt::Write) -> fmt::Result {
+    Bounded::show(f, |shown| SliceReader::new(bytes, &CHECKED).display(shown))
 }
 
 #[cfg(test)]
@@ -210,7 +210,7 @@ mod tests {
         let shown = Params::new(&bytes).to_string();
         assert!(shown.starts_with("[\"éé"), "{}", shown);
         assert!(shown.ends_with('…'), "{}", shown);
-        assert!(shown.len() <= DISPLAY_LIMIT + '…'.len_utf8(), "{}", shown);
+        assert!(shown.len() <= 100 + '…'.len_utf8(), "{}", shown);
     }
 
     #[test]

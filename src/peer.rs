@@ -10,16 +10,21 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::sync::{mpsc, oneshot};
-use futures::{Async, Future, Poll};
+use futures::{try_ready, Async, Future, Poll};
 use rmpv::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio_core::reactor::{Remote, Timeout};
 
+use crate::encode::{depth, write_value};
 use crate::errors::{CallError, ClosedReason};
-use crate::message::{depth, Message, Notification, Request};
+use crate::message::{Message, Notification, Request};
+use crate::params::{decode, short_type_name, values_of};
 use crate::pending::{Answer, Pending};
 
 /// A handle to a MessagePack-RPC connection, to send requests and notifications.
@@ -149,6 +154,47 @@ impl Client {
             .map_err(|_| CallError::ConnectionClosed(self.reason_or_shut_down()))
     }
 
+    /// Sends a request with typed params and decodes its result as an `R`: the typed
+    /// counterpart of [`request`](Client::request), with the same queueing, timeout and
+    /// cancellation.
+    ///
+    /// `params` must encode as a MessagePack array: a tuple (`(1, 2)`, or `(x,)` for one
+    /// param), a `Vec` or slice, or a struct (encoded as the array of its fields). A
+    /// value that encodes as anything else fails at once with
+    /// [`CallError::Unsendable`], and nothing is sent. A result that does not fit `R`
+    /// fails with [`CallError::UnexpectedResult`], which holds what arrived.
+    ///
+    /// ```no_run
+    /// # use rmp_rpc_demo::Client;
+    /// # use tokio_core::reactor::Core;
+    /// # let mut core = Core::new().unwrap();
+    /// # let addr = "127.0.0.1:54321".parse().unwrap();
+    /// # let client = core.run(Client::connect(&addr, &core.handle())).unwrap();
+    /// let sum: i64 = core.run(client.call("add", (40, 2))).unwrap();
+    /// assert_eq!(sum, 42);
+    /// ```
+    pub fn call<R, P>(&self, method: &str, params: P) -> CallFuture<R>
+    where
+        R: DeserializeOwned,
+        P: Serialize,
+    {
+        let response = match encode_params(&params) {
+            Ok(values) => self.request(method, values),
+            Err(err) => ResponseFuture::failed(err),
+        };
+        CallFuture {
+            response,
+            result: PhantomData,
+        }
+    }
+
+    /// Sends a notification with typed params: the typed counterpart of
+    /// [`notify`](Client::notify). `params` must encode as a MessagePack array, as for
+    /// [`call`](Client::call).
+    pub fn cast<P: Serialize>(&self, method: &str, params: P) -> Result<(), CallError> {
+        self.notify(method, encode_params(&params)?)
+    }
+
     /// A handle to the same connection whose requests time out after `timeout`.
     ///
     /// Poll the futures of its requests on the reactor's thread: see [`Client::request`].
@@ -240,6 +286,77 @@ impl Future for Closed {
         };
         self.state = ClosedState::Ended(None);
         Ok(Async::Ready(reason))
+    }
+}
+
+/// `params` encoded by rmp-serde, as the params array of a message.
+fn encode_params<P: Serialize>(params: &P) -> Result<Vec<Value>, CallError> {
+    let bytes = rmp_serde::to_vec(params)
+        .map_err(|err| CallError::Unsendable(format!("cannot encode the params: {}", err)))?;
+    match bytes.first() {
+        Some(0x90..=0x9f) | Some(0xdc) | Some(0xdd) => Ok(values_of(&bytes)),
+        marker => Err(CallError::Unsendable(format!(
+            "the params must encode as a MessagePack array (a tuple, a Vec or a struct), and {} encodes as {}",
+            short_type_name::<P>(),
+            marker.map_or("nothing", |&marker| kind_of(marker))
+        ))),
+    }
+}
+
+/// What a MessagePack marker starts, in words.
+fn kind_of(marker: u8) -> &'static str {
+    match marker {
+        0x00..=0x7f | 0xcc..=0xd3 | 0xe0..=0xff => "an integer",
+        0x80..=0x8f | 0xde | 0xdf => "a map",
+        0xa0..=0xbf | 0xd9..=0xdb => "a string",
+        0xc0 => "nil",
+        0xc2 | 0xc3 => "a boolean",
+        0xc4..=0xc6 => "a binary",
+        0xca | 0xcb => "a float",
+        _ => "an ext",
+    }
+}
+
+/// The result of a typed call, as a future: see [`Client::call`].
+#[must_use = "futures do nothing unless polled; dropping this one abandons the request"]
+pub struct CallFuture<R> {
+    response: ResponseFuture,
+    result: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> Future for CallFuture<R> {
+    type Item = R;
+    type Error = CallError;
+
+    fn poll(&mut self) -> Poll<R, CallError> {
+        // The connection (or the timer) will wake us.
+        let value = try_ready!(self.response.poll());
+        // The result arrived as a `Value`: encode it again for rmp-serde, the same
+        // decoder as the server's typed params.
+        let mut bytes = Vec::new();
+        if let Err(err) = write_value(&mut bytes, &value) {
+            return Err(CallError::UnexpectedResult {
+                expected: short_type_name::<R>(),
+                got: value,
+                reason: err.to_string(),
+            });
+        }
+        decode(&bytes)
+            .map(Async::Ready)
+            .map_err(|reason| CallError::UnexpectedResult {
+                expected: short_type_name::<R>(),
+                got: value,
+                reason,
+            })
+    }
+}
+
+impl<R> fmt::Debug for CallFuture<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("response", &self.response)
+            .field("result", &short_type_name::<R>())
+            .finish()
     }
 }
 

@@ -12,6 +12,7 @@ use rmpv::Value;
 
 use crate::params::Params;
 use crate::peer::Client;
+use crate::reply::Reply;
 
 /// A boxed future, for services whose handlers return different future types.
 pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
@@ -31,10 +32,11 @@ pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
 /// `Arc`, not with references.
 pub trait Service: 'static {
     /// What a successful request answers: sent to the peer as the response's result.
-    type Output: Into<Value>;
+    /// A `Value`, or a [`Reply`] (which a typed value becomes with [`Reply::serialize`]).
+    type Output: Into<Reply>;
     /// What a failed request answers: sent to the peer as the response's error. The
     /// connection stays up.
-    type Error: Into<Value>;
+    type Error: Into<Reply>;
     /// Answers a request.
     type RequestFuture: Future<Item = Self::Output, Error = Self::Error> + 'static;
     /// Processes a notification. Nothing is sent back.

@@ -20,9 +20,10 @@ use super::transport::{Progress, WriteBuffer};
 use crate::codec::Received;
 use crate::config::Config;
 use crate::errors::{CallError, ClosedReason};
-use crate::message::{depth, Frame, Message, Response};
+use crate::message::{Frame, Message, Response};
 use crate::params::Params;
 use crate::pending::{Completed, Pending};
+use crate::reply::Reply;
 use crate::service::Service;
 
 // ANCHOR: budgets
@@ -37,24 +38,30 @@ struct RequestTask<F> {
     future: F,
 }
 
+/// A handler's answer to the request with msgid `id`.
+struct Answered {
+    id: u32,
+    answer: Result<Reply, Reply>,
+}
+
 impl<F> Future for RequestTask<F>
 where
     F: Future,
-    F::Item: Into<Value>,
-    F::Error: Into<Value>,
+    F::Item: Into<Reply>,
+    F::Error: Into<Reply>,
 {
-    type Item = Response;
+    type Item = Answered;
     type Error = Infallible;
 
-    fn poll(&mut self) -> Poll<Response, Infallible> {
-        let result = match self.future.poll() {
+    fn poll(&mut self) -> Poll<Answered, Infallible> {
+        let answer = match self.future.poll() {
             Ok(Async::Ready(value)) => Ok(value.into()),
             Ok(Async::NotReady) => return Ok(Async::NotReady),
             Err(error) => Err(error.into()),
         };
-        Ok(Async::Ready(Response {
+        Ok(Async::Ready(Answered {
             id: self.id,
-            result,
+            answer,
         }))
     }
 }
@@ -203,11 +210,13 @@ impl<S: Service> Dispatch<S> {
             Received::InvalidRequest { id, reason } => {
                 log::warn!("answering invalid request {} with an error: {}", id, reason);
                 let error = Value::from(format!("invalid request: {}", reason));
-                let response = Response {
-                    id,
-                    result: Err(error),
-                };
-                self.queue_response(response, out);
+                self.queue_response(
+                    Answered {
+                        id,
+                        answer: Err(error.into()),
+                    },
+                    out,
+                );
             }
         }
     }
@@ -218,7 +227,7 @@ impl<S: Service> Dispatch<S> {
         let future = self.service.handle_request(method, params);
         let mut task = RequestTask { id, future };
         match task.poll() {
-            Ok(Async::Ready(response)) => self.queue_response(response, out),
+            Ok(Async::Ready(answered)) => self.queue_response(answered, out),
             // The set polls a newly pushed future on its next poll, which registers it.
             Ok(Async::NotReady) => self.requests.push(task),
             Err(never) => match never {},
@@ -263,8 +272,8 @@ impl<S: Service> Dispatch<S> {
                 break;
             }
             match self.requests.poll() {
-                Ok(Async::Ready(Some(response))) => {
-                    self.queue_response(response, out);
+                Ok(Async::Ready(Some(answered))) => {
+                    self.queue_response(answered, out);
                     progress = Progress::Made;
                 }
                 // NotReady: each running handler will wake us when it can progress.
@@ -304,11 +313,11 @@ impl<S: Service> Dispatch<S> {
     }
 
     /// Encodes a response onto the write buffer.
-    fn queue_response(&mut self, mut response: Response, out: &mut WriteBuffer) {
-        let id = response.id;
+    fn queue_response(&mut self, answered: Answered, out: &mut WriteBuffer) {
+        let Answered { id, mut answer } = answered;
         if let Some(max) = self.max_outgoing_depth {
-            let depth = 1 + match response.result {
-                Ok(ref value) | Err(ref value) => depth(value),
+            let depth = 1 + match answer {
+                Ok(ref reply) | Err(ref reply) => reply.depth(),
             };
             if depth > max {
                 log::error!(
@@ -321,18 +330,14 @@ impl<S: Service> Dispatch<S> {
                     "the answer nests {} levels deep, more than this server sends ({})",
                     depth, max
                 );
-                response.result = Err(Value::from(error));
+                answer = Err(Value::from(error).into());
             }
         }
-        if let Err(err) = out.push(Message::Response(response)) {
+        if let Err(err) = out.push_response(id, answer) {
             log::error!("cannot encode the response to msgid {}: {}", id, err);
             let error = Value::from(format!("the response could not be encoded: {}", err));
-            let fallback = Message::Response(Response {
-                id,
-                result: Err(error),
-            });
             // A short string always encodes.
-            let _ = out.push(fallback);
+            let _ = out.push_response(id, Err(error.into()));
         }
     }
 

@@ -19,6 +19,7 @@ use crate::config::{Config, MAX_IDLE_BUFFER};
 use crate::errors::CodecError;
 use crate::message::Message;
 use crate::outbox::Outbox;
+use crate::reply::Reply;
 
 /// The free space we make in the read buffer before reading: large enough to take
 /// many small messages in one system call.
@@ -140,6 +141,17 @@ impl WriteBuffer {
     #[inline]
     pub(crate) fn push(&mut self, msg: Message) -> io::Result<()> {
         self.outbox.push(msg)
+    }
+
+    /// Encodes the response to request `id` at the end. On error (a length MessagePack
+    /// cannot describe) nothing is queued.
+    #[inline]
+    pub(crate) fn push_response(
+        &mut self,
+        id: u32,
+        answer: Result<Reply, Reply>,
+    ) -> io::Result<()> {
+        self.outbox.push_response(id, answer)
     }
 
     #[inline]
