@@ -25,19 +25,34 @@
 //! ```
 //!
 //! The address can also be the path of a Unix socket, where Neovim listens by default
-//! (`:echo v:servername` in Neovim shows it). An expression to evaluate instead of `1 + 2`
-//! can follow the address. Without a Neovim at that address, it says so and exits with
-//! status 1.
+//! (`:echo v:servername` in Neovim shows it). With `--embed` instead of an address, it
+//! starts its own Neovim, `nvim --embed --headless`, and talks to it over the child's
+//! stdin and stdout; nobody can type into that one, so it quits it itself:
+//!
+//! ```console
+//! $ cargo run --example neovim -- --embed
+//! connected to Neovim 0.7.2 on channel 1
+//! 1 + 2 = 3
+//! buffers:
+//!   1 [No Name]
+//! quitting Neovim
+//! VimLeavePre buffer 1 [No Name]
+//! Neovim exited (exit status: 0)
+//! ```
+//!
+//! An expression to evaluate instead of `1 + 2` can follow the address. Without a Neovim
+//! at that address (or without `nvim` to start), it says so and exits with status 1.
 
 use std::env;
 use std::net::SocketAddr;
-use std::process;
+use std::process::{self, Command};
 use std::time::Duration;
 
 use futures::future::{self, FutureResult};
 use futures::sync::mpsc;
-use futures::Stream;
-use rmp_rpc_demo::{CallError, Client, Params, Service, Value};
+use futures::{Future, Stream};
+use rmp_rpc_demo::client::Connect;
+use rmp_rpc_demo::{CallError, Client, ClosedReason, Params, Service, Value};
 use tokio_core::reactor::Core;
 
 /// How long we wait for any answer from Neovim (it may be busy, not gone).
@@ -98,14 +113,28 @@ fn describe(err: &CallError) -> String {
 }
 // ANCHOR_END: describe
 
+/// The command line, for error messages.
+const USAGE: &str = "usage: neovim ADDR [EXPRESSION]   (ADDR where `nvim --listen` listens: host:port like 127.0.0.1:6666, or a socket path)
+       neovim --embed [EXPRESSION]   (starts `nvim --embed --headless`)";
+
+/// Where the Neovim to talk to is.
+enum Target {
+    Tcp(SocketAddr),
+    Unix(String),
+    /// Our own child.
+    Embed,
+}
+
 fn main() {
     let mut args = env::args().skip(1);
-    let addr = match args.next() {
-        Some(addr) if addr.contains('/') || addr.parse::<SocketAddr>().is_ok() => addr,
-        _ => {
-            eprintln!("usage: neovim ADDR [EXPRESSION]   (ADDR where `nvim --listen` listens: host:port like 127.0.0.1:6666, or a socket path)");
-            process::exit(2);
-        }
+    let target = match args.next() {
+        Some(arg) if arg == "--embed" => Target::Embed,
+        Some(arg) => match arg.parse::<SocketAddr>() {
+            Ok(addr) => Target::Tcp(addr),
+            Err(_) if arg.contains('/') => Target::Unix(arg),
+            Err(_) => usage(),
+        },
+        None => usage(),
     };
     let expression = args.next().unwrap_or_else(|| "1 + 2".to_string());
     let mut core =
@@ -119,16 +148,23 @@ fn main() {
             events: events_sender.clone(),
         })
         .timeout(REQUEST_TIMEOUT);
-    let connect = match addr.parse::<SocketAddr>() {
-        Ok(tcp_addr) => builder.connect(&tcp_addr, &handle),
-        Err(_) => builder.connect_unix(&addr, &handle),
+    let embedded = matches!(target, Target::Embed);
+    let nvim = match target {
+        Target::Tcp(addr) => connected(
+            &mut core,
+            builder.connect(&addr, &handle),
+            &addr.to_string(),
+        ),
+        Target::Unix(path) => connected(&mut core, builder.connect_unix(&path, &handle), &path),
+        // Our own Neovim, a child that talks over its stdin and stdout.
+        Target::Embed => builder
+            .spawn(
+                Command::new("nvim").args(["--embed", "--headless"]),
+                &handle,
+            )
+            .map(|child| child.client().clone())
+            .unwrap_or_else(|err| fail(&format!("{} (is Neovim installed?)", err))),
     };
-    let nvim = core.run(connect).unwrap_or_else(|err| {
-        fail(&format!(
-            "cannot connect to Neovim at {}: {} (start it with `nvim --listen {}`)",
-            addr, err, addr
-        ))
-    });
     // ANCHOR_END: connect
 
     // ANCHOR: calls
@@ -184,10 +220,19 @@ fn main() {
         "nvim_exec",
         vec![script.into(), false.into()],
     );
-    println!("waiting for events (quit Neovim to stop)");
+    if embedded {
+        // Nobody can type into our headless child: quit it ourselves. It may quit
+        // before it answers, so this is a notification, not a request.
+        println!("quitting Neovim");
+        if let Err(err) = nvim.notify("nvim_command", vec!["qa!".into()]) {
+            fail(&format!("cannot ask Neovim to quit: {}", err));
+        }
+    } else {
+        println!("waiting for events (quit Neovim to stop)");
+    }
 
     // The stream ends when the connection does: the handler, which holds the sender, is
-    // dropped with it.
+    // dropped with it. Then the connection tells us why it ended.
     let printed = events.for_each(|(method, params)| {
         match (method.as_str(), params.as_slice()) {
             ("nvim_error_event", [_, message]) => {
@@ -200,10 +245,27 @@ fn main() {
         }
         Ok(())
     });
-    // Cannot fail: an unbounded receiver has no errors.
-    let _ = core.run(printed);
-    println!("Neovim closed the connection");
+    let closed = nvim.closed();
+    let reason = match core.run(printed.then(|_| closed)) {
+        Ok(reason) => reason,
+        Err(never) => match never {},
+    };
+    match reason {
+        ClosedReason::PeerClosed => println!("Neovim closed the connection"),
+        ClosedReason::Exited(status) => println!("Neovim exited ({})", status),
+        other => fail(&format!("the connection to Neovim ended: {}", other)),
+    }
     // ANCHOR_END: events
+}
+
+/// The client, once `connect` has connected to `addr`; or a message and the exit.
+fn connected(core: &mut Core, connect: Connect, addr: &str) -> Client {
+    core.run(connect).unwrap_or_else(|err| {
+        fail(&format!(
+            "cannot connect to Neovim at {}: {} (start it with `nvim --listen {}`)",
+            addr, err, addr
+        ))
+    })
 }
 
 /// Sends a request and waits for the answer; on failure, says what failed and exits.
@@ -250,6 +312,11 @@ fn show_name(name: &Value) -> String {
         Some(name) => name.to_string(),
         None => name.to_string(),
     }
+}
+
+fn usage() -> ! {
+    eprintln!("{}", USAGE);
+    process::exit(2);
 }
 
 fn fail(message: &str) -> ! {

@@ -150,7 +150,7 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     }
     // ANCHOR_END: start_halves
 
-    fn start_io<I: Io + 'static>(self, io: I, handle: &Handle) -> Client {
+    pub(crate) fn start_io<I: Io + 'static>(self, io: I, handle: &Handle) -> Client {
         let (sender, receiver) = mpsc::unbounded();
         let peer = spawn_connection(io, &self.handler, self.config, Some(receiver), None, handle);
         peer.with_queue(sender, self.timeout)

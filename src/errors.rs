@@ -7,6 +7,7 @@
 use std::error::Error;
 use std::fmt;
 use std::io;
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -277,6 +278,11 @@ pub enum ClosedReason {
     Protocol(Arc<CodecError>),
     /// We closed it: every client handle was dropped, or the server shut down.
     ShutDown,
+    /// The peer was a child process (see [`ClientBuilder::spawn`]), and it exited: its
+    /// exit code, or the signal that ended it.
+    ///
+    /// [`ClientBuilder::spawn`]: crate::client::ClientBuilder::spawn
+    Exited(ExitStatus),
 }
 // ANCHOR_END: closed_reason
 
@@ -293,6 +299,7 @@ impl fmt::Display for ClosedReason {
                 )
             }
             ClosedReason::ShutDown => write!(f, "the connection was shut down by this side"),
+            ClosedReason::Exited(status) => write!(f, "the peer process exited ({})", status),
         }
     }
 }
@@ -302,7 +309,7 @@ impl Error for ClosedReason {
         match *self {
             ClosedReason::Io(ref err) => Some(&**err),
             ClosedReason::Protocol(ref err) => Some(&**err),
-            ClosedReason::PeerClosed | ClosedReason::ShutDown => None,
+            ClosedReason::PeerClosed | ClosedReason::ShutDown | ClosedReason::Exited(_) => None,
         }
     }
 }

@@ -31,6 +31,8 @@
 //!   the server for each socket it accepts (TCP or Unix domain, through a private
 //!   `listener` module), the client for the one it connects; a server with several
 //!   reactors runs the others on threads (`reactors`, private);
+//! - [`process`]: a child process as the peer, over its stdin and stdout
+//!   ([`ClientBuilder::spawn`]);
 //! - [`neovim`]: helpers for the most common peer.
 //!
 //! A server answers with a [`Service`], one per connection:
@@ -98,6 +100,7 @@ mod outbox;
 mod params;
 mod peer;
 mod pending;
+pub mod process;
 mod reactors;
 mod reply;
 pub mod router;

@@ -220,7 +220,8 @@ impl Client {
 
     // ANCHOR: closed
     /// A future that resolves once the connection is gone, with why: the peer closed
-    /// it, or broke the protocol, or we shut it down. A program that serves one peer waits on it to exit cleanly when the peer
+    /// it, or exited ([`ClosedReason::Exited`]), or broke the protocol, or we shut it
+    /// down. A program that serves one peer waits on it to exit cleanly when the peer
     /// goes away. It cannot fail, and it does not keep the connection open.
     pub fn closed(&self) -> Closed {
         Closed {

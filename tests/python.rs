@@ -8,39 +8,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::process::{require, KillOnDrop, Lines};
+use common::process::{KillOnDrop, Lines};
+use common::python::{peer_script, require_python_msgpack};
 use common::reactor::{recv_on, turn_for};
-use common::{run, ExampleServer, HANG, TEST_COMMAND};
+use common::{run, ExampleServer, HANG};
 use futures::future::{self, FutureResult};
 use rmp_rpc_demo::{CallError, Client, Params, Service, Value};
 use tokio_core::reactor::Core;
-
-/// Checks that `python3` can import `msgpack`; fails the test, naming the command that
-/// provides it, otherwise.
-fn require_python_msgpack() {
-    require(
-        "python3",
-        &["-c", "import msgpack; print(msgpack.version)"],
-        &format!(
-            "These tests need a python3 that can import PyPI's msgpack, first on PATH. \
-             Run the tests with `{}`: it creates one (a virtualenv in target/py) and puts it \
-             there.",
-            TEST_COMMAND
-        ),
-    );
-}
-
-fn peer_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("peers")
-        .join(name)
-}
 
 // ---------------------------------------------------------------------------------------
 // Python is the client of our example server

@@ -112,6 +112,9 @@ pub(crate) struct Connection<I, S: Service> {
     shutdown: Option<ShutdownSignal>,
     /// The reactor, to arm the grace timer.
     handle: Handle,
+    /// Why the connection is over, while the transport finds out more (a child
+    /// process's exit status).
+    ending: Option<ClosedReason>,
 }
 // ANCHOR_END: connection
 
@@ -134,6 +137,7 @@ where
             lifecycle: Lifecycle::Open,
             shutdown,
             handle,
+            ending: None,
         }
     }
 
@@ -335,12 +339,23 @@ where
     type Error = ();
 
     fn poll(&mut self) -> Poll<(), ()> {
-        let reason = match self.drive() {
-            Ok(Async::NotReady) => return Ok(Async::NotReady),
-            Ok(Async::Ready(reason)) | Err(reason) => reason,
+        let reason = match self.ending.take() {
+            Some(reason) => reason,
+            None => match self.drive() {
+                Ok(Async::NotReady) => return Ok(Async::NotReady),
+                Ok(Async::Ready(reason)) | Err(reason) => reason,
+            },
+        };
+        let reason = match self.transport.explain_end(&reason) {
+            Async::Ready(explained) => explained.unwrap_or(reason),
+            // The transport will wake us when it knows.
+            Async::NotReady => {
+                self.ending = Some(reason);
+                return Ok(Async::NotReady);
+            }
         };
         match reason {
-            ClosedReason::PeerClosed | ClosedReason::ShutDown => {
+            ClosedReason::PeerClosed | ClosedReason::ShutDown | ClosedReason::Exited(_) => {
                 log::debug!("connection closed: {}", reason)
             }
             ClosedReason::Io(_) | ClosedReason::Protocol(_) => {

@@ -16,7 +16,7 @@ use tokio_io::{AsyncRead, AsyncWrite};
 
 use crate::codec::{Codec, Received};
 use crate::config::{Config, MAX_IDLE_BUFFER};
-use crate::errors::CodecError;
+use crate::errors::{ClosedReason, CodecError};
 use crate::message::Message;
 use crate::outbox::Outbox;
 use crate::reply::Reply;
@@ -37,6 +37,14 @@ pub(crate) trait Io {
 
     fn reader(&mut self) -> &mut Self::Reader;
     fn writer(&mut self) -> &mut Self::Writer;
+
+    /// The stream ended for `reason`: does the other end know better why? A child
+    /// process does (its exit status), a moment after its pipes close: `NotReady` until
+    /// then, and it wakes the task. Most streams know nothing more.
+    fn explain_end(&mut self, reason: &ClosedReason) -> Async<Option<ClosedReason>> {
+        let _ = reason;
+        Async::Ready(None)
+    }
 }
 
 /// One object that both reads and writes: a TCP or Unix socket, an in-memory pipe.
@@ -211,6 +219,11 @@ impl<I: Io> Transport<I> {
     #[inline]
     pub(crate) fn buffered(&self) -> usize {
         self.read_buf.len()
+    }
+
+    /// Why the stream ended, as the other end explains it: see [`Io::explain_end`].
+    pub(crate) fn explain_end(&mut self, reason: &ClosedReason) -> Async<Option<ClosedReason>> {
+        self.io.explain_end(reason)
     }
 
     /// Nothing waits to be written or flushed.

@@ -9,6 +9,7 @@
 //! - [`peer`]: a raw MessagePack-RPC peer over a blocking `TcpStream`, written with rmpv
 //!   only, so that what it checks does not depend on the code it tests.
 //! - [`wire`]: messages built by hand, as rmpv values and as the crate's `Message`.
+//! - [`python`]: Python's msgpack, and the peers written with it in tests/peers.
 //! - [`reactor`]: futures run on a tokio-core reactor, bounded in time.
 //! - [`proxy`]: a TCP proxy that records what two other programs say to each other.
 //! - [`pipe`], [`faults`], [`soak`]: an in-memory byte stream, a transport that injects
@@ -25,6 +26,7 @@ pub mod peer;
 pub mod pipe;
 pub mod process;
 pub mod proxy;
+pub mod python;
 pub mod reactor;
 pub mod soak;
 pub mod wire;

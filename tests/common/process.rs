@@ -207,14 +207,20 @@ pub struct RunningExample {
 
 impl RunningExample {
     pub fn start(name: &str, args: &[&str]) -> RunningExample {
-        let path = example_binary(name);
-        let mut child = Command::new(&path)
-            .args(args)
+        let mut command = Command::new(example_binary(name));
+        command.args(args);
+        RunningExample::spawn(&mut command)
+    }
+
+    /// Starts `command` (an example binary with its arguments and environment), its
+    /// stdin empty.
+    pub fn spawn(command: &mut Command) -> RunningExample {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {}", path.display(), err));
+            .unwrap_or_else(|err| panic!("cannot start {:?}: {}", command, err));
         RunningExample {
             stdout: Lines::new(child.stdout.take().expect("stdout is piped")),
             stderr: Lines::new(child.stderr.take().expect("stderr is piped")),
