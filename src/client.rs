@@ -21,6 +21,7 @@ use tokio_io::{AsyncRead, AsyncWrite};
 use tokio_uds::UnixStream;
 
 use crate::connection::{Duplex, Halves, Io};
+use crate::errors::ConfigError;
 use crate::service::{NoHandler, ServiceBuilder};
 use crate::spawn::spawn_connection;
 
@@ -49,7 +50,8 @@ impl Client {
     where
         T: AsyncRead + AsyncWrite + 'static,
     {
-        Client::builder().start(transport, handle)
+        // The default configuration is valid (a unit test of `Config` checks it).
+        Client::builder().start_io(Duplex(transport), handle)
     }
 
     /// A builder to choose the handler, the configuration and the default timeout.
@@ -107,49 +109,76 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     }
 
     /// Connects over TCP and starts the connection on the reactor.
+    ///
+    /// Fails at once, before connecting, if the configuration cannot work: the
+    /// `io::Error` (kind `InvalidInput`) then holds a [`ConfigError`], which
+    /// `err.get_ref()` downcasts to.
     pub fn connect(self, addr: &SocketAddr, handle: &Handle) -> Connect {
+        if let Err(err) = self.config.validate() {
+            return Box::new(future::err(err.into()));
+        }
         let handle = handle.clone();
         Box::new(TcpStream::connect(addr, &handle).map(move |stream| {
             // Requests are small and latency matters: do not wait to fill a segment.
             if let Err(err) = stream.set_nodelay(true) {
                 log::debug!("could not set TCP_NODELAY: {}", err);
             }
-            self.start(stream, &handle)
+            self.start_io(Duplex(stream), &handle)
         }))
     }
 
     // ANCHOR: connect_unix
     /// Connects to the Unix domain socket at `path` and starts the connection on the
     /// reactor. A Unix socket connects at once or not at all, so the future is ready
-    /// when it is first polled.
+    /// when it is first polled. Fails, before connecting, if the configuration cannot
+    /// work, as [`connect`](ClientBuilder::connect) does.
     pub fn connect_unix<P: AsRef<Path>>(self, path: P, handle: &Handle) -> Connect {
-        let connected = UnixStream::connect(path, handle).map(|stream| self.start(stream, handle));
+        if let Err(err) = self.config.validate() {
+            return Box::new(future::err(err.into()));
+        }
+        let connected =
+            UnixStream::connect(path, handle).map(|stream| self.start_io(Duplex(stream), handle));
         Box::new(future::result(connected))
     }
     // ANCHOR_END: connect_unix
 
-    /// Starts the connection over `transport` on the reactor and returns its handle.
-    pub fn start<T>(self, transport: T, handle: &Handle) -> Client
+    /// Starts the connection over `transport` on the reactor and returns its handle;
+    /// fails, starting nothing, if the configuration cannot work.
+    pub fn start<T>(self, transport: T, handle: &Handle) -> Result<Client, ConfigError>
     where
         T: AsyncRead + AsyncWrite + 'static,
     {
-        self.start_io(Duplex(transport), handle)
+        self.config.validate()?;
+        Ok(self.start_io(Duplex(transport), handle))
     }
 
     // ANCHOR: start_halves
     /// Starts the connection over a reader and a writer that are two objects, on the
     /// reactor, and returns its handle: a child process's stdout and stdin, or this
     /// program's own stdin and stdout. The connection ends when `reader` reaches its end
-    /// (or fails); dropping `writer` with it tells the peer that we are gone.
-    pub fn start_halves<R, W>(self, reader: R, writer: W, handle: &Handle) -> Client
+    /// (or fails); dropping `writer` with it tells the peer that we are gone. Fails,
+    /// starting nothing, if the configuration cannot work.
+    pub fn start_halves<R, W>(
+        self,
+        reader: R,
+        writer: W,
+        handle: &Handle,
+    ) -> Result<Client, ConfigError>
     where
         R: AsyncRead + 'static,
         W: AsyncWrite + 'static,
     {
-        self.start_io(Halves { reader, writer }, handle)
+        self.config.validate()?;
+        Ok(self.start_io(Halves { reader, writer }, handle))
     }
     // ANCHOR_END: start_halves
 
+    /// Refuses a configuration that cannot work (see [`Config::validate`]).
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.config.validate()
+    }
+
+    /// Starts the connection, its configuration already checked.
     pub(crate) fn start_io<I: Io + 'static>(self, io: I, handle: &Handle) -> Client {
         let (sender, receiver) = mpsc::unbounded();
         let peer = spawn_connection(io, &self.handler, self.config, Some(receiver), None, handle);

@@ -6,6 +6,8 @@
 //! without depending on each other. Users find the types where they use them:
 //! `codec::Limits`, `client::Config`, `server::Config` and `rmp_rpc_demo::Config`.
 
+use crate::errors::ConfigError;
+
 // ANCHOR: limits
 /// How much a single message may ask of us. Each limit is checked before the value that
 /// would break it is built.
@@ -92,6 +94,74 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Checks that every setting can work: the builders call it before they start
+    /// anything, so a mistake shows as an error that names the setting, not as a server
+    /// that refuses every message or calls that hang. Zero (or too little) is refused
+    /// where it would stop every message: `max_in_flight` and `max_write_buffer` below
+    /// 1, `limits.max_depth` and `max_outgoing_depth` below 2 (a message is level 1 and
+    /// its params level 2), `limits.max_message_size` and `limits.max_values` below 4
+    /// (the smallest message, `[2, "", []]`, is 4 bytes and 4 values).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let limits = &self.limits;
+        if limits.max_depth < MIN_DEPTH {
+            return Err(ConfigError::new(
+                "Limits::max_depth",
+                format!(
+                    "{} refuses every message: a message is an array (level 1) holding its params (level 2); use at least {}",
+                    limits.max_depth, MIN_DEPTH
+                ),
+            ));
+        }
+        if limits.max_message_size < MIN_MESSAGE {
+            return Err(ConfigError::new(
+                "Limits::max_message_size",
+                format!(
+                    "{} bytes refuses every message: the smallest one, [2, \"\", []], takes {}; use at least {}",
+                    limits.max_message_size, MIN_MESSAGE, MIN_MESSAGE
+                ),
+            ));
+        }
+        if limits.max_values < MIN_MESSAGE {
+            return Err(ConfigError::new(
+                "Limits::max_values",
+                format!(
+                    "{} refuses every message: the smallest one, [2, \"\", []], holds {} values; use at least {}",
+                    limits.max_values, MIN_MESSAGE, MIN_MESSAGE
+                ),
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::new(
+                "Config::max_in_flight",
+                "0 would refuse every request; use at least 1",
+            ));
+        }
+        if self.max_write_buffer == 0 {
+            return Err(ConfigError::new(
+                "Config::max_write_buffer",
+                "0 bytes leaves no room for any answer or call, so every one would wait for ever; use at least 1 (a larger message still goes whole)",
+            ));
+        }
+        match self.max_outgoing_depth {
+            Some(depth) if depth < MIN_DEPTH => Err(ConfigError::new(
+                "Config::max_outgoing_depth",
+                format!(
+                    "Some({}) refuses every call and notification (their params are level 2); use at least {}, or None for no check",
+                    depth, MIN_DEPTH
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The message array is level 1 and its params array level 2: a smaller depth limit
+/// refuses every message.
+const MIN_DEPTH: usize = 2;
+/// The smallest message, `[2, "", []]`, is 4 bytes and 4 values (the array counts).
+const MIN_MESSAGE: usize = 4;
 
 /// Enough concurrency for any single peer's pipelining, few enough handler states that a
 /// peer cannot make one connection hold much memory with requests that never finish.

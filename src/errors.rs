@@ -387,8 +387,22 @@ impl Error for CallError {
     }
 }
 
-/// A setting that cannot work, refused before anything starts. Builders return it inside
-/// their `io::Error` (kind `InvalidInput`): find it with `get_ref()` and `downcast_ref`.
+/// A setting that cannot work, refused before anything starts: found by
+/// [`Config::validate`](crate::Config::validate) and by the server's builder. Builders
+/// that return an `io::Error` return it inside (kind `InvalidInput`: find it with
+/// `get_ref()` and `downcast_ref`): [`ServerBuilder::bind`](crate::ServerBuilder::bind),
+/// [`bind_unix`](crate::ServerBuilder::bind_unix),
+/// [`ClientBuilder::connect`](crate::ClientBuilder::connect),
+/// [`connect_unix`](crate::ClientBuilder::connect_unix) and
+/// [`spawn`](crate::ClientBuilder::spawn). Those that return a handle
+/// return it as itself: [`ClientBuilder::start`](crate::ClientBuilder::start),
+/// [`start_halves`](crate::ClientBuilder::start_halves),
+/// [`ServerBuilder::serve_connection`](crate::ServerBuilder::serve_connection) and
+/// [`serve_halves`](crate::ServerBuilder::serve_halves).
+///
+/// Its text says which setting and why, for instance "invalid setting
+/// Config::max_in_flight: 0 would refuse every request; use at least 1". Match on
+/// [`field`](ConfigError::field), never on the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConfigError {
     field: &'static str,
@@ -398,8 +412,11 @@ pub struct ConfigError {
 impl ConfigError {
     /// `field` as a user writes it in code (`"Config::max_in_flight"`); `reason` says why
     /// the value cannot work and what to use instead.
-    pub(crate) fn new(field: &'static str, reason: String) -> Self {
-        ConfigError { field, reason }
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// The setting that is wrong, as written in code, for example

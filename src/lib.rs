@@ -113,7 +113,7 @@ mod spawn;
 
 pub use crate::client::{CallFuture, Client, ClientBuilder, Closed, Config, ResponseFuture};
 pub use crate::codec::Limits;
-pub use crate::errors::{CallError, ClosedReason, EncodeError, ParamsError};
+pub use crate::errors::{CallError, ClosedReason, ConfigError, EncodeError, ParamsError};
 pub use crate::params::Params;
 pub use crate::reply::Reply;
 pub use crate::router::Router;

@@ -123,11 +123,16 @@ impl Client {
             self.pending.cancel(id);
             return ResponseFuture::failed(CallError::ConnectionClosed(self.reason_or_shut_down()));
         }
-        let timeout = self.timeout.map(|after| RequestTimer {
-            after,
-            deadline: Instant::now() + after,
-            timer: None,
-            remote: self.remote.clone(),
+        // A timeout too long to count from now (`Duration::from_secs(u64::MAX)`) is no
+        // timeout: it would never fire.
+        let timeout = self.timeout.and_then(|after| {
+            let deadline = Instant::now().checked_add(after)?;
+            Some(RequestTimer {
+                after,
+                deadline,
+                timer: None,
+                remote: self.remote.clone(),
+            })
         });
         ResponseFuture {
             state: State::Waiting {

@@ -56,7 +56,9 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     /// Its stderr is what the command says: inherited by default, or, with
     /// `command.stderr(Stdio::piped())`, yours to read with [`Child::take_stderr`]. A
     /// program that cannot be started is an error that names it, of the kind the system
-    /// gave (`NotFound` for a program that is not there).
+    /// gave (`NotFound` for a program that is not there); a configuration that cannot
+    /// work is refused before the program starts (`InvalidInput`, holding a
+    /// [`ConfigError`](crate::ConfigError)).
     ///
     /// Every byte the program writes to its stdout is read as MessagePack. Text it
     /// prints before its first message is skipped if it is ASCII (each byte is a
@@ -65,6 +67,7 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     /// MessagePack, which ends the connection ([`ClosedReason::Protocol`]). A program
     /// meant to be spawned must write its logs to stderr.
     pub fn spawn(self, command: &mut Command, handle: &Handle) -> io::Result<Child> {
+        self.validate()?;
         let program = command.get_program().to_owned();
         let cannot = |err: io::Error| {
             io::Error::new(

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::sync::oneshot;
 use futures::{Async, Future, Poll};
@@ -26,7 +26,7 @@ use crate::errors::{ConfigError, ServerError};
 use crate::peer::Client;
 use crate::reactors::{ReactorThread, Serving};
 use crate::service::ServiceBuilder;
-use crate::shutdown::{ShutdownSignal, Slot};
+use crate::shutdown::{Deadline, ShutdownSignal, Slot};
 use crate::spawn::spawn_connection;
 
 pub use crate::config::Config;
@@ -206,6 +206,7 @@ impl ServerBuilder {
 
     /// Refuses the settings that cannot work.
     fn check(&self) -> Result<(), ConfigError> {
+        self.config.validate()?;
         if self.threads == 0 {
             return Err(ConfigError::new(
                 "ServerBuilder::threads",
@@ -275,8 +276,14 @@ impl ServerBuilder {
     ///
     /// Returns the handle that the service also received: use it to send requests or
     /// notifications to the peer, or to see why the connection has closed
-    /// ([`Client::closed_reason`]). It does not keep the connection open.
-    pub fn serve_connection<T, B>(&self, transport: T, builder: &B, handle: &Handle) -> Client
+    /// ([`Client::closed_reason`]). It does not keep the connection open. Fails,
+    /// starting nothing, if the configuration cannot work.
+    pub fn serve_connection<T, B>(
+        &self,
+        transport: T,
+        builder: &B,
+        handle: &Handle,
+    ) -> Result<Client, ConfigError>
     where
         T: AsyncRead + AsyncWrite + 'static,
         B: ServiceBuilder,
@@ -289,13 +296,14 @@ impl ServerBuilder {
     /// [`serve_connection`](ServerBuilder::serve_connection): this program's own stdin
     /// and stdout (a plugin started by its peer, for example), or a child
     /// process's stdout and stdin. The connection ends when `reader` reaches its end.
+    /// Fails, starting nothing, if the configuration cannot work.
     pub fn serve_halves<R, W, B>(
         &self,
         reader: R,
         writer: W,
         builder: &B,
         handle: &Handle,
-    ) -> Client
+    ) -> Result<Client, ConfigError>
     where
         R: AsyncRead + 'static,
         W: AsyncWrite + 'static,
@@ -304,17 +312,26 @@ impl ServerBuilder {
         self.serve_io(Halves { reader, writer }, builder, handle)
     }
 
+    /// Serves one connection, once its configuration is found valid.
     fn serve_io<I: Io + 'static, B: ServiceBuilder>(
         &self,
         io: I,
         builder: &B,
         handle: &Handle,
-    ) -> Client {
+    ) -> Result<Client, ConfigError> {
+        self.config.validate()?;
         let shutdown = self.shutdown.as_ref().map(|shutdown| ShutdownSignal {
             deadline: shutdown.listen(),
             _alive: None,
         });
-        spawn_connection(io, builder, self.config.clone(), None, shutdown, handle)
+        Ok(spawn_connection(
+            io,
+            builder,
+            self.config.clone(),
+            None,
+            shutdown,
+            handle,
+        ))
     }
 }
 // ANCHOR_END: server_builder
@@ -349,7 +366,7 @@ pub struct Server<B, L: Listener = Tcp> {
     /// The signal this server listens to, and gives out.
     shutdown: ShutdownHandle,
     /// Fires when a shutdown is asked for: stop accepting.
-    stop: oneshot::Receiver<Instant>,
+    stop: oneshot::Receiver<Deadline>,
     /// The signal every connection of this server listens to: passes `shutdown` on, and
     /// also stops them when a reactor thread fails or the server is dropped.
     connections: ShutdownHandle,

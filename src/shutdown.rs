@@ -35,12 +35,16 @@ pub struct ShutdownHandle {
     listeners: Arc<Mutex<Listeners>>,
 }
 
+/// When the grace period of a shutdown ends: `None` for a grace too long to count
+/// from now (`Duration::from_secs(u64::MAX)`), which never ends.
+pub(crate) type Deadline = Option<Instant>;
+
 #[derive(Default)]
 struct Listeners {
     /// The deadline, once a shutdown was asked for.
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     /// One sender per listener, until the shutdown.
-    senders: Vec<oneshot::Sender<Instant>>,
+    senders: Vec<oneshot::Sender<Deadline>>,
     /// How many senders were left after the last clean-up.
     kept: usize,
 }
@@ -55,7 +59,8 @@ impl ShutdownHandle {
     /// the running handlers get `grace` to finish and send their answers, then every
     /// connection closes. A server's future completes once all its connections are
     /// closed. Only the first call counts; a listener that comes later stops at once,
-    /// with the same deadline.
+    /// with the same deadline. A grace too long to count (`Duration::from_secs(u64::MAX)`)
+    /// never runs out: connections close once their handlers are done.
     pub fn shutdown(&self, grace: Duration) {
         let mut listeners = self.lock();
         if listeners.deadline.is_some() {
@@ -65,19 +70,19 @@ impl ShutdownHandle {
             "shutting down: {} ms of grace for running handlers",
             grace.as_millis()
         );
-        Self::fire(&mut listeners, Instant::now() + grace);
+        Self::fire(&mut listeners, Instant::now().checked_add(grace));
     }
 
     /// Like [`shutdown`](ShutdownHandle::shutdown), with the grace period ending at
     /// `deadline`: how a server passes on the signal it received to its connections.
-    pub(crate) fn shutdown_at(&self, deadline: Instant) {
+    pub(crate) fn shutdown_at(&self, deadline: Deadline) {
         let mut listeners = self.lock();
         if listeners.deadline.is_none() {
             Self::fire(&mut listeners, deadline);
         }
     }
 
-    fn fire(listeners: &mut Listeners, deadline: Instant) {
+    fn fire(listeners: &mut Listeners, deadline: Deadline) {
         listeners.deadline = Some(deadline);
         for sender in listeners.senders.drain(..) {
             // A listener that already ended has nothing to stop.
@@ -86,7 +91,7 @@ impl ShutdownHandle {
     }
 
     /// A new listener's end: fires with the deadline when the shutdown comes.
-    pub(crate) fn listen(&self) -> oneshot::Receiver<Instant> {
+    pub(crate) fn listen(&self) -> oneshot::Receiver<Deadline> {
         let (sender, receiver) = oneshot::channel();
         let mut listeners = self.lock();
         if let Some(deadline) = listeners.deadline {
@@ -125,7 +130,7 @@ impl fmt::Debug for ShutdownHandle {
 /// What a connection needs to shut down gracefully.
 pub(crate) struct ShutdownSignal {
     /// Fires with the deadline of the grace period.
-    pub(crate) deadline: oneshot::Receiver<Instant>,
+    pub(crate) deadline: oneshot::Receiver<Deadline>,
     /// Never read: dropped with the connection. `None` for a connection no server
     /// waits for.
     pub(crate) _alive: Option<Alive>,

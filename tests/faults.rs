@@ -224,7 +224,8 @@ where
     };
     let server_peer = Server::builder()
         .config(config.clone())
-        .serve_connection(server_io, &builder, &handle);
+        .serve_connection(server_io, &builder, &handle)
+        .expect("a valid configuration");
     let handler = {
         let record = client_record.clone();
         move |peer: Client| {
@@ -238,7 +239,8 @@ where
         Client::builder()
             .handler(handler)
             .config(config)
-            .start(client_io, &handle),
+            .start(client_io, &handle)
+            .expect("a valid configuration"),
     );
 
     // The calls, issued in bursts with reactor turns in between.
@@ -552,8 +554,10 @@ fn pipelined(calls: usize, payload: usize, capacity: usize) -> Option<usize> {
             record: record.clone(),
         }
     };
-    let _server = Server::builder().serve_connection(server_end, &builder, &handle);
-    let client = Client::builder().start(client_end, &handle);
+    let _server = Server::builder()
+        .serve_connection(server_end, &builder, &handle)
+        .expect("a valid configuration");
+    let client = Client::new(client_end, &handle);
     let answered = Rc::new(RefCell::new(0));
     let pending = Rc::new(RefCell::new(calls));
     for tag in 1..=calls {

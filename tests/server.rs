@@ -545,7 +545,9 @@ fn one_shutdown_handle_drains_a_server_and_a_connection_served_over_any_transpor
         // A transport the server did not accept, served with the same settings.
         let (socket, _) = other_transport.accept().unwrap();
         let socket = tokio_core::net::TcpStream::from_stream(socket, &handle).unwrap();
-        settings.serve_connection(socket, &builder, &handle);
+        settings
+            .serve_connection(socket, &builder, &handle)
+            .expect("a valid configuration");
         let _ = core.run(server);
         let _ = server_done_tx.send(());
         // Keep the reactor turning for the served connection until the test is done.

@@ -94,13 +94,16 @@ fn a_client_and_a_server_call_each_other_over_a_reader_and_a_writer() {
     let pipes = one_way_pipes();
     let client = Client::builder()
         .handler(|peer| Calls { peer })
-        .start_halves(pipes.reader, pipes.writer, &handle);
-    let served = Server::builder().serve_halves(
-        pipes.peer_reads,
-        pipes.peer_writes,
-        &|peer| Calls { peer },
-        &handle,
-    );
+        .start_halves(pipes.reader, pipes.writer, &handle)
+        .expect("a valid configuration");
+    let served = Server::builder()
+        .serve_halves(
+            pipes.peer_reads,
+            pipes.peer_writes,
+            &|peer| Calls { peer },
+            &handle,
+        )
+        .expect("a valid configuration");
     assert_eq!(
         run(&mut core, client.request("add", vec![2.into(), 3.into()])).unwrap(),
         Value::from(5)
@@ -141,7 +144,9 @@ fn requests_leave_through_the_writer_and_answers_come_through_the_reader() {
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let pipes = one_way_pipes();
-    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
+    let client = Client::builder()
+        .start_halves(pipes.reader, pipes.writer, &handle)
+        .expect("a valid configuration");
     let call = client.request("add", vec![1.into(), 2.into()]);
     assert_eq!(
         next_value(&mut core, &pipes.peer_reads),
@@ -162,7 +167,9 @@ fn the_end_of_the_reader_fails_the_calls_in_flight_and_closes_the_writer() {
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let pipes = one_way_pipes();
-    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
+    let client = Client::builder()
+        .start_halves(pipes.reader, pipes.writer, &handle)
+        .expect("a valid configuration");
     let call = client.request("never_answered", vec![]);
     next_value(&mut core, &pipes.peer_reads);
     // The peer closes what we read: nothing more can arrive, no answer either.
@@ -198,13 +205,17 @@ fn closed_resolves_when_the_peer_goes_away_on_both_sides() {
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let pipes = one_way_pipes();
-    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
-    let served = Server::builder().serve_halves(
-        pipes.peer_reads,
-        pipes.peer_writes,
-        &|peer| Calls { peer },
-        &handle,
-    );
+    let client = Client::builder()
+        .start_halves(pipes.reader, pipes.writer, &handle)
+        .expect("a valid configuration");
+    let served = Server::builder()
+        .serve_halves(
+            pipes.peer_reads,
+            pipes.peer_writes,
+            &|peer| Calls { peer },
+            &handle,
+        )
+        .expect("a valid configuration");
     let served_closed = served.closed();
     assert_eq!(
         run(&mut core, client.request("add", vec![1.into(), 1.into()])).unwrap(),
@@ -233,7 +244,9 @@ fn closed_gives_the_reason_the_calls_in_flight_failed_with() {
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let pipes = one_way_pipes();
-    let client = Client::builder().start_halves(pipes.reader, pipes.writer, &handle);
+    let client = Client::builder()
+        .start_halves(pipes.reader, pipes.writer, &handle)
+        .expect("a valid configuration");
     let call = client.request("add", vec![1.into(), 1.into()]);
     next_value(&mut core, &pipes.peer_reads);
     // Not MessagePack: the connection ends with a protocol error.

@@ -135,7 +135,8 @@ fuzz_target!(|data: &[u8]| {
         };
         let server = Server::builder()
             .config(config)
-            .serve_connection(server_end, &builder, &handle);
+            .serve_connection(server_end, &builder, &handle)
+            .expect("the configurations above are valid");
 
         // The peer writes the input in chunks, the reactor turning in between.
         let chunk = usize::from(selector / 2 % 32) + 1;

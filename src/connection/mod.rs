@@ -83,7 +83,8 @@ enum Lifecycle {
     /// Shutting down: read nothing more, let the running handlers finish and their
     /// answers leave, then close; or close anyway when `grace` fires.
     Draining {
-        /// Fires at the end of the grace period (`None` if no timer could be armed).
+        /// Fires at the end of the grace period (`None`: a grace too long to count, or
+        /// no timer could be armed).
         grace: Option<Timeout>,
     },
     /// The peer closed its side: nothing more will arrive.
@@ -294,7 +295,7 @@ where
         };
         match signal {
             Ok(Async::Ready(deadline)) => {
-                let grace = Timeout::new_at(deadline, &self.handle).ok();
+                let grace = deadline.and_then(|at| Timeout::new_at(at, &self.handle).ok());
                 self.lifecycle = Lifecycle::Draining { grace };
                 // We stop reading, so no answer to our own requests can arrive.
                 self.dispatch.fail_calls(ClosedReason::ShutDown);
