@@ -283,6 +283,10 @@ pub enum ClosedReason {
     ///
     /// [`ClientBuilder::spawn`]: crate::client::ClientBuilder::spawn
     Exited(ExitStatus),
+    /// The [`ServiceBuilder`](crate::ServiceBuilder) panicked while making this
+    /// connection's service, with this message: the connection closed before it served
+    /// anything.
+    BuilderPanicked(Arc<str>),
 }
 // ANCHOR_END: closed_reason
 
@@ -300,6 +304,11 @@ impl fmt::Display for ClosedReason {
             }
             ClosedReason::ShutDown => write!(f, "the connection was shut down by this side"),
             ClosedReason::Exited(status) => write!(f, "the peer process exited ({})", status),
+            ClosedReason::BuilderPanicked(ref panic) => write!(
+                f,
+                "the connection was closed at once: the ServiceBuilder panicked making its service ({})",
+                panic
+            ),
         }
     }
 }
@@ -309,7 +318,10 @@ impl Error for ClosedReason {
         match *self {
             ClosedReason::Io(ref err) => Some(&**err),
             ClosedReason::Protocol(ref err) => Some(&**err),
-            ClosedReason::PeerClosed | ClosedReason::ShutDown | ClosedReason::Exited(_) => None,
+            ClosedReason::PeerClosed
+            | ClosedReason::ShutDown
+            | ClosedReason::Exited(_)
+            | ClosedReason::BuilderPanicked(_) => None,
         }
     }
 }

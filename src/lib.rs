@@ -86,6 +86,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod catch;
 pub mod client;
 pub mod codec;
 mod config;

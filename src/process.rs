@@ -192,9 +192,10 @@ impl Io for ChildIo {
         match reason {
             ClosedReason::PeerClosed | ClosedReason::Io(_) => {}
             // We closed it, or the program broke the protocol: it may well be running.
-            ClosedReason::ShutDown | ClosedReason::Protocol(_) | ClosedReason::Exited(_) => {
-                return Async::Ready(None)
-            }
+            ClosedReason::ShutDown
+            | ClosedReason::Protocol(_)
+            | ClosedReason::Exited(_)
+            | ClosedReason::BuilderPanicked(_) => return Async::Ready(None),
         }
         match self.poll_status() {
             Ok(Async::Ready(status)) => return Async::Ready(Some(ClosedReason::Exited(status))),

@@ -30,6 +30,35 @@ pub type BoxFuture<T, E> = Box<dyn Future<Item = T, Error = E>>;
 /// A service and the futures it returns live on the reactor for as long as their
 /// connection runs, so they own what they use (`'static`): share state with `Rc` or
 /// `Arc`, not with references.
+///
+/// # Panics
+///
+/// A panic in a handler costs that one call. The connection catches it (with
+/// `catch_unwind`) in [`handle_request`](Service::handle_request) and
+/// [`handle_notification`](Service::handle_notification), and in every poll of the
+/// futures they return: a request gets the error response `"internal error in
+/// METHOD"`, a notification nothing; the panic's message is logged with `log::error!`
+/// (it is not sent: it is for you, not for the peer). The connection, its other calls,
+/// the other connections and the process go on.
+///
+/// **The connection keeps the service that panicked**, so that the other calls of its
+/// peer are not lost, and the state the service keeps across calls (subscriptions, a
+/// cache) survives. Whatever the panic interrupted stays as it was left: if a handler
+/// panicked halfway through updating the service's state (one of two fields updated,
+/// an entry half-built), the next calls see that half-updated state. A `RefCell` is not
+/// left borrowed (unwinding releases the borrow), but a `Mutex` that was locked is left
+/// poisoned. Make such updates in one step, or after the code that may panic. A future
+/// that panicked is dropped, never polled again.
+///
+/// A panic in [`ServiceBuilder::build`] closes that one connection before it serves
+/// anything, with
+/// [`ClosedReason::BuilderPanicked`](crate::errors::ClosedReason::BuilderPanicked).
+///
+/// Rust's default panic hook still prints each panic to stderr (`thread 'main' panicked
+/// at ...`), as it does for any panic, before the connection catches it. To report
+/// panics another way, install your own hook with `std::panic::set_hook`; the library
+/// never installs one. Built with `panic = "abort"`, a panic cannot be caught and ends
+/// the process.
 pub trait Service: 'static {
     /// What a successful request answers: sent to the peer as the response's result.
     /// A `Value`, or a [`Reply`] (which a typed value becomes with [`Reply::serialize`]).

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use futures::sync::mpsc;
 use tokio_core::reactor::Handle;
 
+use crate::catch::catch;
 use crate::config::Config;
 use crate::connection::{Connection, Io, Wiring};
+use crate::errors::ClosedReason;
 use crate::message::Message;
 use crate::peer::Client;
 use crate::pending::Pending;
@@ -20,7 +22,8 @@ use crate::service::ServiceBuilder;
 use crate::shutdown::ShutdownSignal;
 
 /// Builds the service of a new connection, with a handle to that connection, and spawns
-/// the connection on the reactor. Returns the handle the service received.
+/// the connection on the reactor. Returns the handle the service received. If the
+/// builder panics, the connection is closed at once, and the handle says why.
 pub(crate) fn spawn_connection<I, B>(
     io: I,
     builder: &B,
@@ -41,7 +44,18 @@ where
         handle.remote().clone(),
         config.max_outgoing_depth,
     );
-    let service = builder.build(peer.clone());
+    let service = match catch(|| builder.build(peer.clone())) {
+        Ok(service) => service,
+        Err(panic) => {
+            log::error!(
+                "the ServiceBuilder panicked building the service of a new connection: {}; closing that connection",
+                panic
+            );
+            // Dropping `io` closes the connection; the handle says why.
+            pending.close(ClosedReason::BuilderPanicked(panic.into()));
+            return peer;
+        }
+    };
     let wiring = Wiring {
         pending,
         from_handles,

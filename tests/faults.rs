@@ -2,7 +2,8 @@
 //! `WouldBlock`, move a few bytes at a time, or fail, at points drawn from a seeded PRNG.
 //!
 //! For every seed the conversation must end one of two ways: every call answered with
-//! the answer to *its* request, or every call still pending failed with a connection
+//! the answer to *its* request (for the handlers made to panic, the error response
+//! "internal error in echo"), or every call still pending failed with a connection
 //! error. Never a lost answer (a call that never resolves), a duplicated one (a handler
 //! run twice, a msgid answered twice on the wire), a mismatched one (an answer carrying
 //! another call's payload), a panic, or a hang (the reactor runs out of work with calls
@@ -44,7 +45,8 @@ const MAX_TURNS: usize = 200_000;
 const TURN_WAIT: Duration = Duration::from_millis(1);
 
 /// Completes after being polled `polls` more times, waking itself each time: a handler
-/// that answers later than the ones after it, without a timer.
+/// that answers later than the ones after it, without a timer. Or panics then, if
+/// `value` is `None`.
 struct Later {
     polls: u32,
     value: Option<Value>,
@@ -56,7 +58,10 @@ impl Future for Later {
 
     fn poll(&mut self) -> Poll<Value, Value> {
         if self.polls == 0 {
-            return Ok(Async::Ready(self.value.take().unwrap_or(Value::Nil)));
+            return match self.value.take() {
+                Some(value) => Ok(Async::Ready(value)),
+                None => panic!("a handler panicked while it was polled"),
+            };
         }
         self.polls -= 1;
         // Nobody else will: we are our own event.
@@ -80,7 +85,8 @@ struct ServerRecord {
 
 /// The server's service: `echo [tag, polls, payload]` answers its params after `polls`
 /// polls; every 5th tag also notifies the client (`seen [tag]`), every 7th also sends
-/// the client a request (`double [tag]`).
+/// the client a request (`double [tag]`). The handler of every 11th tag panics, at once
+/// or (the 3rd after it) when polled: see [`expected_answer`].
 struct EchoService {
     peer: Client,
     handle: Handle,
@@ -119,14 +125,33 @@ impl Service for EchoService {
                 Ok(())
             }));
         }
-        Later {
-            polls,
-            value: Some(Value::Array(params)),
+        match tag % PANIC_EVERY {
+            PANIC_AT_CALL => panic!("the handler of {} panicked when called", tag),
+            PANIC_AT_POLL => Later { polls, value: None },
+            _ => Later {
+                polls,
+                value: Some(Value::Array(params)),
+            },
         }
     }
 
     fn handle_notification(&mut self, _method: &str, _params: Params) -> FutureResult<(), ()> {
         future::ok(())
+    }
+}
+
+/// The handler of a tag with this remainder panics when it is called, or when it is
+/// polled (its last poll).
+const PANIC_EVERY: u64 = 11;
+const PANIC_AT_CALL: u64 = 0;
+const PANIC_AT_POLL: u64 = 3;
+
+/// The answer to the call with `tag` and `params`: its params, or the error a panic of
+/// its handler earns.
+fn expected_answer(tag: u64, params: &[Value]) -> Result<Value, Value> {
+    match tag % PANIC_EVERY {
+        PANIC_AT_CALL | PANIC_AT_POLL => Err(Value::from("internal error in echo")),
+        _ => Ok(Value::Array(params.to_vec())),
     }
 }
 
@@ -177,6 +202,8 @@ struct Tally {
     cut: u64,
     calls: u64,
     answered: u64,
+    /// Of the calls answered, those whose handler panicked (an error answer).
+    panicked: u64,
     failed: u64,
     server_requests: u64,
     server_requests_answered: u64,
@@ -261,7 +288,7 @@ where
             Value::from(rng.below(4)),
             Value::Binary(rng.bytes(payload_len)),
         ];
-        expected.push(Value::Array(params.clone()));
+        expected.push(expected_answer(tag as u64, &params));
         let call = client
             .as_ref()
             .expect("the client is kept until every call is issued")
@@ -337,7 +364,7 @@ where
 fn check(
     seed: u64,
     outcomes: &[Option<Result<Value, CallError>>],
-    expected: &[Value],
+    expected: &[Result<Value, Value>],
     server: &ServerRecord,
     client: &ClientRecord,
     client_log: &FaultLog,
@@ -346,16 +373,24 @@ fn check(
 ) {
     let errors_injected = client_log.errors + server_log.errors;
     let mut answered = 0;
+    let mut panicked = 0;
     for (tag, outcome) in outcomes.iter().enumerate() {
+        let answer = match outcome {
+            Some(Ok(value)) => Some(Ok(value.clone())),
+            Some(Err(CallError::Remote(error))) => Some(Err(error.clone())),
+            _ => None,
+        };
+        if let Some(answer) = answer {
+            assert_eq!(
+                answer, expected[tag],
+                "seed {}: call {} got an answer that is not its own",
+                seed, tag
+            );
+            answered += 1;
+            panicked += u64::from(expected[tag].is_err());
+            continue;
+        }
         match outcome {
-            Some(Ok(value)) => {
-                assert_eq!(
-                    value, &expected[tag],
-                    "seed {}: call {} got an answer that is not its own",
-                    seed, tag
-                );
-                answered += 1;
-            }
             Some(Err(CallError::ConnectionClosed(_))) => {
                 assert!(
                     errors_injected > 0,
@@ -364,7 +399,7 @@ fn check(
                     tag
                 );
             }
-            Some(Err(other)) => panic!("seed {}: call {} failed with {:?}", seed, tag, other),
+            Some(other) => panic!("seed {}: call {} ended with {:?}", seed, tag, other),
             None => panic!("seed {}: call {} never resolved", seed, tag),
         }
     }
@@ -484,6 +519,7 @@ fn check(
     }
     tally.calls += outcomes.len() as u64;
     tally.answered += answered as u64;
+    tally.panicked += panicked;
     tally.failed += (outcomes.len() - answered) as u64;
     tally.server_requests += server.doubles_sent.len() as u64;
     tally.server_requests_answered += doubles_answered;
@@ -530,6 +566,7 @@ fn every_call_is_answered_once_or_failed_under_injected_faults() {
     // The seeds must exercise both endings, or the test proves less than it says.
     assert!(tally.completed > 0 && tally.cut > 0, "{:?}", tally);
     assert!(tally.would_blocks > 0 && tally.short_ops > 0 && tally.errors > 0);
+    assert!(tally.panicked > 0, "no handler panicked: {:?}", tally);
 }
 // ANCHOR_END: faults_test
 
@@ -561,8 +598,9 @@ fn pipelined(calls: usize, payload: usize, capacity: usize) -> Option<usize> {
     let answered = Rc::new(RefCell::new(0));
     let pending = Rc::new(RefCell::new(calls));
     for tag in 1..=calls {
-        // Tags not divisible by 5 or 7: plain echo, nothing sent back but the answer.
-        let tag = (tag * 35 + 1) as u64;
+        // Tags of remainder 1 by 5, 7 and 11: plain echo, nothing sent back but the
+        // answer, and no panic.
+        let tag = (tag * 5 * 7 * PANIC_EVERY as usize + 1) as u64;
         let params = vec![tag.into(), 0.into(), Value::Binary(vec![0xab; payload])];
         let expected = Value::Array(params.clone());
         let (answered, pending) = (answered.clone(), pending.clone());

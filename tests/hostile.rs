@@ -25,6 +25,7 @@ use std::thread;
 use rmpv::Value;
 
 use common::faults::XorShift;
+use common::panicky::PanickyServer;
 use common::process::{mib, ProcStats};
 use common::wire::{decode_values, encode, notification, parse_response, request};
 use common::{ExampleServer, RawPeer};
@@ -572,6 +573,65 @@ fn slow_requests_beyond_the_in_flight_cap_wait_and_are_all_answered() {
     drop(peer);
     case.finish(SMALL_BOUND_KIB, bytes.len());
 }
+
+// ---------------------------------------------------------------------------------------
+// Handlers that panic
+// ---------------------------------------------------------------------------------------
+
+// ANCHOR: panics
+#[test]
+fn a_thousand_calls_of_which_a_hundred_panic_get_nine_hundred_answers_and_a_hundred_errors() {
+    // The example server's handlers never panic: this server's do, on demand (see
+    // tests/common/panicky.rs). Every tenth call panics, half of them when the handler
+    // is called, half when its future is polled.
+    let server = PanickyServer::start(None);
+    let mut bystander = RawPeer::connect(server.addr);
+    bystander.check();
+    let mut peer = RawPeer::connect(server.addr);
+    let method = |i: u64| match i % 20 {
+        0 => "panic_now",
+        10 => "panic_later",
+        odd if odd % 2 == 1 => "add_later",
+        _ => "add",
+    };
+    let bytes: Vec<u8> = (0..1000u64)
+        .flat_map(|i| encode(&request(i, method(i), vec![i.into(), 1.into()])))
+        .collect();
+    peer.send(&bytes).expect("send");
+    bystander.check();
+    let (mut right, mut errors) = (0, 0);
+    let mut seen = vec![false; 1000];
+    for _ in 0..1000 {
+        let (id, result) = peer.recv_response();
+        assert!(
+            !std::mem::replace(&mut seen[id as usize], true),
+            "msgid {} twice",
+            id
+        );
+        match result {
+            Ok(sum) => {
+                assert_eq!(sum, Value::from(id + 1), "the answer to {}", id);
+                right += 1;
+            }
+            Err(error) => {
+                let expected = format!("internal error in {}", method(id));
+                assert_eq!(error, Value::from(expected), "the error of {}", id);
+                errors += 1;
+            }
+        }
+        if id % 100 == 0 {
+            bystander.check();
+        }
+    }
+    assert_eq!((right, errors), (900, 100));
+    // The connection goes on, and so does the bystander's.
+    peer.check_add(1000, 2, 2);
+    bystander.check();
+    // Dropping the server checks that no panic escaped into its reactor thread.
+    drop(peer);
+    drop(server);
+}
+// ANCHOR_END: panics
 
 // ---------------------------------------------------------------------------------------
 // Half-closed sockets, storms

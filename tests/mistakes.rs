@@ -1,5 +1,5 @@
 //! A user's own mistakes get a clear error, never a crash or a silent hang: settings
-//! that cannot work, durations too large to count.
+//! that cannot work, durations too large to count, handlers and builders that panic.
 
 mod common;
 
@@ -10,10 +10,12 @@ use futures::future::{self, FutureResult};
 use futures::sync::oneshot;
 use futures::Future;
 use rmp_rpc_demo::{
-    BoxFuture, Client, Config, ConfigError, Limits, Params, Server, Service, Value,
+    BoxFuture, CallError, Client, ClosedReason, Config, ConfigError, Limits, Params, Server,
+    Service, Value,
 };
 use tokio_core::reactor::{Core, Handle, Timeout};
 
+use common::panicky::{Panicky, PanickyServer};
 use common::pipe::pipe;
 use common::reactor::recv_on;
 use common::{run, RawPeer};
@@ -341,4 +343,148 @@ fn a_shutdown_grace_too_large_to_count_lets_every_handler_finish() {
     let (answer, rest) = peer.join().expect("the peer's thread");
     assert_eq!(answer, (1, Ok(Value::from(100))));
     assert!(rest.is_empty(), "nothing after the answer: {:?}", rest);
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers that panic
+// ---------------------------------------------------------------------------------------
+
+/// The peer's answer to a call that fails only with an error response.
+fn answer(outcome: Result<Value, CallError>) -> Result<Value, Value> {
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(CallError::Remote(error)) => Err(error),
+        Err(other) => panic!("no answer: {}", other),
+    }
+}
+
+fn internal_error(method: &str) -> Result<Value, Value> {
+    Err(Value::from(format!("internal error in {}", method)))
+}
+
+#[test]
+fn a_request_handler_that_panics_costs_that_call_and_the_connection_goes_on() {
+    let server = PanickyServer::start(None);
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let client = run(&mut core, Client::connect(&server.addr, &handle)).expect("connect");
+    let call = |core: &mut Core, method: &str| {
+        answer(
+            run(
+                core,
+                client
+                    .request(method, vec![2.into(), 3.into()])
+                    .then(Ok::<_, ()>),
+            )
+            .unwrap(),
+        )
+    };
+    assert_eq!(call(&mut core, "panic_now"), internal_error("panic_now"));
+    assert_eq!(call(&mut core, "add"), Ok(Value::from(5)));
+    assert_eq!(
+        call(&mut core, "panic_later"),
+        internal_error("panic_later")
+    );
+    assert_eq!(call(&mut core, "add_later"), Ok(Value::from(5)));
+    // Both at once, with others in flight around them.
+    let calls = ["add_later", "panic_later", "panic_now", "add"]
+        .iter()
+        .map(|method| {
+            let call = client.request(method, vec![1.into(), 1.into()]);
+            call.then(|outcome| Ok::<_, ()>(answer(outcome)))
+        });
+    let outcomes = run(&mut core, future::join_all(calls)).unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(Value::from(2)),
+            internal_error("panic_later"),
+            internal_error("panic_now"),
+            Ok(Value::from(2)),
+        ]
+    );
+    assert!(client.closed_reason().is_none());
+    assert_eq!(client.pending_requests(), 0);
+}
+
+#[test]
+fn a_notification_handler_that_panics_costs_nothing_but_itself() {
+    for ordered in [false, true] {
+        let config = Config {
+            ordered_notifications: ordered,
+            ..Config::default()
+        };
+        let mut core = Core::new().unwrap();
+        let handle = core.handle();
+        let (client_end, server_end) = pipe(usize::MAX);
+        let counted = std::rc::Rc::new(std::cell::Cell::new(0));
+        let builder = {
+            let counted = counted.clone();
+            move |_peer: Client| Panicky {
+                counted: counted.clone(),
+            }
+        };
+        let served = Server::builder()
+            .config(config)
+            .serve_connection(server_end, &builder, &handle)
+            .expect("a valid configuration");
+        let client = Client::new(client_end, &handle);
+        for method in ["count", "panic_now", "count", "panic_later", "count"] {
+            client
+                .notify(method, vec![])
+                .expect("the connection is open");
+        }
+        // Answered after the notifications before it were handled.
+        assert_eq!(
+            run(
+                &mut core,
+                client.request("add_later", vec![1.into(), 2.into()])
+            )
+            .unwrap(),
+            Value::from(3)
+        );
+        assert_eq!(counted.get(), 3, "ordered: {}", ordered);
+        assert!(served.closed_reason().is_none());
+    }
+}
+
+#[test]
+fn a_builder_that_panics_closes_its_own_connection_only() {
+    let server = PanickyServer::start(Some(2));
+    let mut first = RawPeer::connect(server.addr);
+    first.check_add(1, 1, 2);
+    // The builder of the second connection panics: that connection closes at once.
+    let mut second = RawPeer::connect(server.addr);
+    let _ = second.send(&common::wire::encode(&common::wire::request(
+        1,
+        "add",
+        vec![1.into(), 2.into()],
+    )));
+    assert!(second.read_until_closed().is_empty());
+    first.check_add(2, 3, 4);
+    let mut third = RawPeer::connect(server.addr);
+    third.check_add(1, 5, 6);
+    assert_eq!(server.built.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_client_whose_handler_builder_panics_says_so_on_every_call() {
+    let mut core = Core::new().unwrap();
+    let handle = core.handle();
+    let (client_end, _server_end) = pipe(usize::MAX);
+    let client = Client::builder()
+        .handler(|_peer: Client| -> Panicky { panic!("no handler today") })
+        .start(client_end, &handle)
+        .expect("a valid configuration");
+    match client.closed_reason() {
+        Some(ClosedReason::BuilderPanicked(message)) => assert_eq!(&*message, "no handler today"),
+        other => panic!("unexpected {:?}", other),
+    }
+    match run(&mut core, client.request("add", vec![])) {
+        Err(CallError::ConnectionClosed(reason)) => assert_eq!(
+            reason.to_string(),
+            "the connection was closed at once: the ServiceBuilder panicked making its service (no handler today)"
+        ),
+        other => panic!("unexpected {:?}", other),
+    }
 }

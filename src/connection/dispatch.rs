@@ -8,14 +8,14 @@
 //! as that has room.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use futures::stream::FuturesUnordered;
 use futures::sync::mpsc;
-use futures::{Async, Future, Poll, Stream};
+use futures::{Async, Future, Stream};
 use rmpv::Value;
 
+use super::handler::{self, Answered, NotificationTask, RequestTask};
 use super::transport::{Progress, WriteBuffer};
 use crate::codec::Received;
 use crate::config::Config;
@@ -23,7 +23,6 @@ use crate::errors::{CallError, ClosedReason};
 use crate::message::{Frame, Message, Response};
 use crate::params::Params;
 use crate::pending::{Completed, Pending};
-use crate::reply::Reply;
 use crate::service::Service;
 
 // ANCHOR: budgets
@@ -31,40 +30,6 @@ use crate::service::Service;
 /// before letting the other steps (and the other connections on the reactor) run.
 pub(crate) const STEP_BUDGET: usize = 128;
 // ANCHOR_END: budgets
-
-/// A request from the peer whose handler is running, tagged with the msgid to answer.
-struct RequestTask<F> {
-    id: u32,
-    future: F,
-}
-
-/// A handler's answer to the request with msgid `id`.
-struct Answered {
-    id: u32,
-    answer: Result<Reply, Reply>,
-}
-
-impl<F> Future for RequestTask<F>
-where
-    F: Future,
-    F::Item: Into<Reply>,
-    F::Error: Into<Reply>,
-{
-    type Item = Answered;
-    type Error = Infallible;
-
-    fn poll(&mut self) -> Poll<Answered, Infallible> {
-        let answer = match self.future.poll() {
-            Ok(Async::Ready(value)) => Ok(value.into()),
-            Ok(Async::NotReady) => return Ok(Async::NotReady),
-            Err(error) => Err(error.into()),
-        };
-        Ok(Async::Ready(Answered {
-            id: self.id,
-            answer,
-        }))
-    }
-}
 
 /// What the handles' channels gave.
 enum Next {
@@ -92,9 +57,9 @@ pub(crate) struct Dispatch<S: Service> {
     /// Handlers of the peer's requests still running; only woken ones are polled.
     requests: FuturesUnordered<RequestTask<S::RequestFuture>>,
     /// Notification handlers still running, when they run concurrently.
-    notifications: FuturesUnordered<S::NotificationFuture>,
+    notifications: FuturesUnordered<NotificationTask<S::NotificationFuture>>,
     /// Notification handlers in arrival order, when they run one at a time (the front).
-    queued_notifications: VecDeque<S::NotificationFuture>,
+    queued_notifications: VecDeque<NotificationTask<S::NotificationFuture>>,
     /// A request or notification read while we could take on no more work; it is
     /// dispatched, and reading resumes, once a handler finishes or the peer reads.
     parked: Option<Received<'static>>,
@@ -221,26 +186,29 @@ impl<S: Service> Dispatch<S> {
         }
     }
 
-    /// Calls the handler of a request. Most handlers answer at once: try that before
-    /// paying for a place among the running handlers.
+    // ANCHOR: start_request
+    /// Calls the handler of a request, and answers at once if it did (its panic
+    /// included); otherwise it joins the running handlers.
     fn start_request(&mut self, id: u32, method: &str, params: Params<'_>, out: &mut WriteBuffer) {
-        let future = self.service.handle_request(method, params);
-        let mut task = RequestTask { id, future };
-        match task.poll() {
-            Ok(Async::Ready(answered)) => self.queue_response(answered, out),
-            // The set polls a newly pushed future on its next poll, which registers it.
-            Ok(Async::NotReady) => self.requests.push(task),
-            Err(never) => match never {},
+        let running = &mut self.requests;
+        if let Some(answer) = handler::start_request(&mut self.service, running, id, method, params)
+        {
+            self.queue_response(Answered { id, answer }, out);
         }
     }
+    // ANCHOR_END: start_request
 
     /// Calls the handler of a notification.
     fn start_notification(&mut self, method: &str, params: Params<'_>) {
-        let mut future = self.service.handle_notification(method, params);
+        let mut task = match handler::start_notification(&mut self.service, method, params) {
+            Some(task) => task,
+            // It panicked, and was logged: nobody waits for it.
+            None => return,
+        };
         if self.ordered_notifications {
-            self.queued_notifications.push_back(future);
-        } else if let Ok(Async::NotReady) = future.poll() {
-            self.notifications.push(future);
+            self.queued_notifications.push_back(task);
+        } else if let Ok(Async::NotReady) = task.poll() {
+            self.notifications.push(task);
         }
     }
 

@@ -9,7 +9,8 @@
 //!   is room to write;
 //! - the **dispatch** ([`dispatch`]): the service, the running handlers, the message
 //!   parked while we can take on no more work, our handles' channels and our calls
-//!   waiting for an answer;
+//!   waiting for an answer; it runs the user's code through [`handler`], where a
+//!   panic costs one call;
 //! - the **lifecycle** ([`Lifecycle`]): open, released by its handles, draining for a
 //!   shutdown, or closed by the peer; it decides whether to read and when to stop.
 //!
@@ -30,6 +31,7 @@
 //! kernel, and TCP flow control slows the peer down.
 
 mod dispatch;
+mod handler;
 mod transport;
 
 use std::sync::Arc;
@@ -359,7 +361,7 @@ where
             ClosedReason::PeerClosed | ClosedReason::ShutDown | ClosedReason::Exited(_) => {
                 log::debug!("connection closed: {}", reason)
             }
-            ClosedReason::Io(_) | ClosedReason::Protocol(_) => {
+            ClosedReason::Io(_) | ClosedReason::Protocol(_) | ClosedReason::BuilderPanicked(_) => {
                 log::warn!("connection closed: {}", reason)
             }
         }

@@ -12,6 +12,7 @@
 //! - [`python`]: Python's msgpack, and the peers written with it in tests/peers.
 //! - [`reactor`]: futures run on a tokio-core reactor, bounded in time.
 //! - [`proxy`]: a TCP proxy that records what two other programs say to each other.
+//! - [`panicky`]: a service whose handlers panic on demand, served on its own thread.
 //! - [`pipe`], [`faults`], [`soak`]: an in-memory byte stream, a transport that injects
 //!   faults, and the soak driver (tests/faults.rs, tests/soak.rs, examples/soak.rs).
 //!
@@ -22,6 +23,7 @@
 
 pub mod faults;
 pub mod neovim;
+pub mod panicky;
 pub mod peer;
 pub mod pipe;
 pub mod process;
