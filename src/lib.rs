@@ -32,7 +32,8 @@
 //!   `listener` module), the client for the one it connects; a server with several
 //!   reactors runs the others on threads (`reactors`, private);
 //! - [`process`]: a child process as the peer, over its stdin and stdout
-//!   ([`ClientBuilder::spawn`]);
+//!   ([`ClientBuilder::spawn`]); [`stdio`]: this program's own stdin and stdout, for a
+//!   plugin that its peer started ([`ServerBuilder::serve_stdio`]);
 //! - [`neovim`]: helpers for the most common peer.
 //!
 //! A server answers with a [`Service`], one per connection:
@@ -111,6 +112,7 @@ pub mod service;
 mod shutdown;
 mod slice;
 mod spawn;
+pub mod stdio;
 
 pub use crate::client::{CallFuture, Client, ClientBuilder, Closed, Config, ResponseFuture};
 pub use crate::codec::Limits;

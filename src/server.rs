@@ -28,6 +28,7 @@ use crate::reactors::{ReactorThread, Serving};
 use crate::service::ServiceBuilder;
 use crate::shutdown::{Deadline, ShutdownSignal, Slot};
 use crate::spawn::spawn_connection;
+use crate::stdio;
 
 pub use crate::config::Config;
 pub use crate::listener::{Listener, Tcp, Unix};
@@ -311,6 +312,27 @@ impl ServerBuilder {
     {
         self.serve_io(Halves { reader, writer }, builder, handle)
     }
+
+    // ANCHOR: serve_stdio
+    /// Serves one connection over this program's own stdin and stdout: the program is a
+    /// plugin that its peer started (Neovim's `jobstart(cmd, {'rpc': v:true})`). Returns
+    /// the handle the service also received, to call the peer back, or to wait for it
+    /// to go away ([`Client::closed`]).
+    ///
+    /// **Print nothing to stdout** while it runs: stdout is the connection. Log to
+    /// stderr. See [`stdio`] for what this does to the standard streams. A configuration
+    /// that cannot work is refused before the streams are touched (`InvalidInput`,
+    /// holding a [`ConfigError`]).
+    pub fn serve_stdio<B: ServiceBuilder>(
+        &self,
+        builder: &B,
+        handle: &Handle,
+    ) -> io::Result<Client> {
+        self.config.validate()?;
+        let (stdin, stdout) = stdio::open(handle)?;
+        Ok(self.serve_halves(stdin, stdout, builder, handle)?)
+    }
+    // ANCHOR_END: serve_stdio
 
     /// Serves one connection, once its configuration is found valid.
     fn serve_io<I: Io + 'static, B: ServiceBuilder>(

@@ -35,9 +35,10 @@ fn neovim_on_socket(dir: &Path) -> (KillOnDrop, PathBuf) {
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start nvim: {}", err));
     let mut process = KillOnDrop(child);
-    // Neovim says nothing when it listens: wait for its socket file.
+    // Neovim says nothing when it listens: wait until its socket takes a connection
+    // (the file appears a moment before the socket listens).
     let deadline = Instant::now() + HANG;
-    while !path.exists() {
+    while std::os::unix::net::UnixStream::connect(&path).is_err() {
         assert!(process.is_running(), "nvim exited before it listened");
         assert!(
             Instant::now() < deadline,
@@ -254,4 +255,173 @@ fn normalise_channel(lines: &[String]) -> Vec<String> {
             _ => line.clone(),
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// A plugin: Neovim starts our program, which talks over its own stdin and stdout
+// ---------------------------------------------------------------------------------------
+
+/// A headless Neovim on a Unix socket, and our client driving it.
+fn driven_neovim(core: &mut Core, dir: &Path) -> (KillOnDrop, Client) {
+    let (process, path) = neovim_on_socket(dir);
+    let connect = Client::builder()
+        .timeout(HANG)
+        .connect_unix(&path, &core.handle());
+    let nvim = run(core, connect).expect("connect to Neovim's socket");
+    (process, nvim)
+}
+
+fn exec(core: &mut Core, nvim: &Client, script: &str) {
+    run(
+        core,
+        nvim.request("nvim_exec", vec![script.into(), false.into()]),
+    )
+    .unwrap_or_else(|err| panic!("`{}` failed: {}", script, err));
+}
+
+/// Vim script that starts `command` as a job with `rpc` on, its id in `g:job`, and
+/// what it writes to stderr collected in `g:log` (whole, once the job has closed it).
+fn job_script(command: &str) -> String {
+    format!(
+        "let g:log = []\n\
+         let g:job = jobstart({}, {{'rpc': v:true, 'stderr_buffered': v:true, \
+         'on_stderr': {{j, d, e -> extend(g:log, d)}}}})",
+        command
+    )
+}
+
+fn plugin_path() -> String {
+    example_binary("neovim_plugin")
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_string()
+}
+
+#[test]
+fn neovim_starts_our_plugin_calls_it_and_the_plugin_calls_neovim_back() {
+    let dir = TempDir::new("nvim-plugin");
+    let mut core = Core::new().unwrap();
+    let (_nvim, nvim) = driven_neovim(&mut core, dir.path());
+    exec(
+        &mut core,
+        &nvim,
+        "call setline(1, ['one two three', 'four five'])",
+    );
+    exec(
+        &mut core,
+        &nvim,
+        &job_script(&format!("['{}']", plugin_path())),
+    );
+    assert_eq!(
+        eval(&mut core, &nvim, "rpcrequest(g:job, 'add', 40, 2)"),
+        Value::from(42)
+    );
+    // The plugin asks Neovim for the buffer while Neovim waits for its answer.
+    assert_eq!(
+        eval(&mut core, &nvim, "rpcrequest(g:job, 'word_count')"),
+        Value::from(5)
+    );
+    match run(
+        &mut core,
+        nvim.request("nvim_eval", vec!["rpcrequest(g:job, 'frobnicate')".into()]),
+    ) {
+        Err(CallError::Remote(Value::Array(error))) => {
+            let message = error.get(1).and_then(Value::as_str).unwrap_or_default();
+            assert!(
+                message.ends_with("the plugin has no method `frobnicate` taking 0 arguments"),
+                "{}",
+                message
+            );
+        }
+        other => panic!("expected the plugin's error, got {:?}", other),
+    }
+    // Closing the channel ends the plugin, cleanly; all it said went to stderr. (Wait
+    // in the same breath: once Neovim has seen the job exit, its id is forgotten.)
+    exec(
+        &mut core,
+        &nvim,
+        "call chanclose(g:job, 'rpc')\nlet g:code = jobwait([g:job], 10000)",
+    );
+    assert_eq!(
+        eval(&mut core, &nvim, "g:code"),
+        Value::Array(vec![0.into()])
+    );
+    assert_eq!(
+        eval(&mut core, &nvim, "g:log"),
+        Value::Array(
+            [
+                "neovim_plugin: serving Neovim over stdin and stdout",
+                "neovim_plugin: add 40 + 2",
+                "neovim_plugin: 5 words in 2 lines",
+                "neovim_plugin: the peer closed the connection: exiting",
+                "",
+            ]
+            .iter()
+            .map(|&line| Value::from(line))
+            .collect()
+        )
+    );
+}
+
+#[test]
+fn a_plugin_that_prints_to_its_stdout_loses_its_channel() {
+    // Neovim 0.7's messages for a channel that sent something that is not a message.
+    if !runs_neovim("0.7") {
+        return;
+    }
+    let dir = TempDir::new("nvim-plugin");
+    let mut core = Core::new().unwrap();
+    let (_nvim, nvim) = driven_neovim(&mut core, dir.path());
+    // One line on stdout before the plugin starts, as a stray `println!` would print it,
+    // and a call at once, as a plugin's first call usually comes.
+    let command = format!(
+        "['sh', '-c', 'echo hello from the plugin; exec {}']",
+        plugin_path()
+    );
+    let call = |name: &str, a: i64, b: i64| {
+        format!(
+            "try\n\
+               let {0} = rpcrequest(g:job, 'add', {1}, {2})\n\
+             catch\n\
+               let {0} = v:exception\n\
+             endtry",
+            name, a, b
+        )
+    };
+    exec(
+        &mut core,
+        &nvim,
+        &format!("{}\n{}", job_script(&command), call("g:first", 40, 2)),
+    );
+    let channel = eval(&mut core, &nvim, "g:job");
+    // Neovim closes the channel as soon as it reads the line. The call in flight fails
+    // with that, unless its answer came in the same read, which happens under load.
+    let first = eval(&mut core, &nvim, "g:first");
+    let closed = format!(
+        "Vim(let):Error invoking 'add' on channel {0}:\nch {0} sent an invalid message, closed.",
+        channel
+    );
+    assert!(
+        first == Value::from(closed.as_str()) || first == Value::from(42),
+        "{}",
+        first
+    );
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    assert!(
+        log.contains(&format!(
+            "RPC: ch {} sent an invalid message, closed.",
+            channel
+        )),
+        "Neovim's log: {}",
+        log
+    );
+    // Whatever became of that call, the channel is gone.
+    exec(&mut core, &nvim, &call("g:second", 1, 2));
+    assert_eq!(
+        eval(&mut core, &nvim, "g:second"),
+        Value::from(format!(
+            "Vim(let):Error invoking 'add' on channel {0}:\nInvalid channel: {0}",
+            channel
+        ))
+    );
 }

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::python::{peer_script, require_python_msgpack};
-use common::{run, HANG};
+use common::{example_binary, run, HANG};
 use futures::future::{self, FutureResult};
 use futures::Stream;
 use rmp_rpc_demo::errors::CodecError;
@@ -297,4 +297,66 @@ fn a_child_that_ignores_the_end_of_its_stdin_is_killed_after_the_grace_period() 
         dropped.elapsed() >= rmp_rpc_demo::process::EXIT_GRACE,
         "killed before its grace period was over"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Our own plugin example as the child: it serves over its stdin and stdout
+// ---------------------------------------------------------------------------------------
+
+/// Plays Neovim for the plugin: answers `nvim_buf_get_lines` with two lines.
+struct FakeNeovim;
+
+impl Service for FakeNeovim {
+    type Output = Value;
+    type Error = Value;
+    type RequestFuture = FutureResult<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+
+    fn handle_request(&mut self, method: &str, _: Params) -> Self::RequestFuture {
+        match method {
+            "nvim_buf_get_lines" => future::ok(Value::Array(vec![
+                "one two three".into(),
+                "four five".into(),
+            ])),
+            _ => future::err(format!("no method {}", method).into()),
+        }
+    }
+
+    fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
+        future::ok(())
+    }
+}
+
+#[test]
+fn the_plugin_example_serves_over_its_stdin_and_stdout_and_logs_to_stderr() {
+    let mut core = Core::new().unwrap();
+    let mut command = Command::new(example_binary("neovim_plugin"));
+    command.stderr(Stdio::piped());
+    let mut plugin = Client::builder()
+        .handler(|_peer| FakeNeovim)
+        .timeout(HANG)
+        .spawn(&mut command, &core.handle())
+        .expect("start the plugin example");
+    let lines = stderr_lines(plugin.take_stderr().expect("piped"));
+    let client = plugin.client().clone();
+    assert_eq!(add(&mut core, &client).unwrap(), Value::from(42));
+    // It calls us back for the buffer's lines, and counts their words.
+    assert_eq!(
+        run(&mut core, client.request("word_count", vec![])).unwrap(),
+        Value::from(5)
+    );
+    // Our side goes: its stdin ends, and it says so on stderr, and exits.
+    let pid = plugin.id();
+    drop((plugin, client));
+    let logged = run(&mut core, lines.collect()).unwrap();
+    assert_eq!(
+        logged,
+        [
+            "neovim_plugin: serving Neovim over stdin and stdout",
+            "neovim_plugin: add 40 + 2",
+            "neovim_plugin: 5 words in 2 lines",
+            "neovim_plugin: the peer closed the connection: exiting",
+        ]
+    );
+    wait_reaped(&mut core, pid, HANG);
 }
