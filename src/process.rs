@@ -15,7 +15,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::future::Either;
 use futures::{Async, Future, Poll};
 use tokio_core::reactor::{Handle, Timeout};
-use tokio_io::AsyncRead;
+use tokio_io::{AsyncRead, AsyncWrite};
 use tokio_process::{ChildStdin, ChildStdout, CommandExt};
 
 use crate::client::ClientBuilder;
@@ -87,7 +87,7 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
         let stderr = process.stderr().take().map(ChildStderr);
         let io = ChildIo {
             stdout,
-            stdin,
+            stdin: ChildInput(Some(stdin)),
             process: Some(process),
             status: None,
             status_wait: None,
@@ -162,8 +162,8 @@ impl AsyncRead for ChildStderr {}
 /// itself, which explains why the streams ended.
 struct ChildIo {
     stdout: ChildStdout,
-    /// Closed when the connection is dropped, which asks the program to exit.
-    stdin: ChildStdin,
+    /// Closed once the connection is over, which asks the program to exit.
+    stdin: ChildInput,
     /// `None` once handed to the task that reaps it, when the connection is dropped.
     process: Option<tokio_process::Child>,
     /// Its exit status, once we have it (the process is reaped then, and must not be
@@ -176,13 +176,13 @@ struct ChildIo {
 
 impl Io for ChildIo {
     type Reader = ChildStdout;
-    type Writer = ChildStdin;
+    type Writer = ChildInput;
 
     fn reader(&mut self) -> &mut ChildStdout {
         &mut self.stdout
     }
 
-    fn writer(&mut self) -> &mut ChildStdin {
+    fn writer(&mut self) -> &mut ChildInput {
         &mut self.stdin
     }
 
@@ -197,6 +197,9 @@ impl Io for ChildIo {
             | ClosedReason::Exited(_)
             | ClosedReason::BuilderPanicked(_) => return Async::Ready(None),
         }
+        // We will write nothing more: a program that waits for the end of its stdin
+        // before it exits must not wait for us.
+        self.stdin.close();
         match self.poll_status() {
             Ok(Async::Ready(status)) => return Async::Ready(Some(ClosedReason::Exited(status))),
             Ok(Async::NotReady) => {}
@@ -223,6 +226,38 @@ impl Io for ChildIo {
 }
 // ANCHOR_END: child_io
 
+/// The program's stdin, until we close it; writing after that is a broken pipe.
+struct ChildInput(Option<ChildStdin>);
+
+impl ChildInput {
+    fn close(&mut self) {
+        self.0 = None;
+    }
+
+    fn open(&mut self) -> io::Result<&mut ChildStdin> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin is closed"))
+    }
+}
+
+impl Write for ChildInput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.open()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.open()?.flush()
+    }
+}
+
+impl AsyncWrite for ChildInput {
+    fn shutdown(&mut self) -> Poll<(), io::Error> {
+        self.close();
+        Ok(Async::Ready(()))
+    }
+}
+
 impl ChildIo {
     /// The exit status, once the program has exited; `NotReady` registers the task.
     fn poll_status(&mut self) -> Poll<ExitStatus, io::Error> {
@@ -242,7 +277,8 @@ impl ChildIo {
 // ANCHOR: child_drop
 impl Drop for ChildIo {
     fn drop(&mut self) {
-        // `stdin` is closed right after this, before the task below first runs.
+        // `stdin`, if still open, is closed right after this, before the task below
+        // first runs.
         let process = match self.process.take() {
             Some(process) if self.status.is_none() => process,
             // Exited and reaped already.

@@ -224,6 +224,45 @@ fn a_child_that_closes_its_stdout_after_a_request_still_reads_our_answer() {
     }
 }
 
+/// Never answers: its handler's future stays pending.
+struct Stalls;
+
+impl Service for Stalls {
+    type Output = Value;
+    type Error = Value;
+    type RequestFuture = future::Empty<Value, Value>;
+    type NotificationFuture = FutureResult<(), ()>;
+
+    fn handle_request(&mut self, _: &str, _: Params) -> Self::RequestFuture {
+        future::empty()
+    }
+
+    fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
+        future::ok(())
+    }
+}
+
+#[test]
+fn a_handler_still_running_when_the_child_closes_its_stdout_ends_with_the_connection() {
+    let mut core = Core::new().unwrap();
+    let mut child = Client::builder()
+        .handler(|_peer| Stalls)
+        .spawn(
+            &mut stdio_peer(&["--ask-then-close-stdout"]),
+            &core.handle(),
+        )
+        .expect("start the stdio peer");
+    let lines = stderr_lines(child.take_stderr().expect("piped"));
+    // The end of the child's stdout ends the connection: the handler still running is
+    // dropped, and the child reads the end of its stdin instead of an answer.
+    let rest = run(&mut core, lines.collect()).unwrap();
+    assert_eq!(rest, ["stdio peer ready"]);
+    match closed(&mut core, child.client()) {
+        ClosedReason::Exited(status) => assert_eq!(status.code(), Some(3)),
+        other => panic!("expected the child's exit, got {:?}", other),
+    }
+}
+
 #[test]
 fn a_child_that_closes_its_stdin_fails_our_next_call_with_a_broken_pipe() {
     let mut core = Core::new().unwrap();
