@@ -6,7 +6,7 @@
 //! $ cargo run --example client -- 127.0.0.1:54321
 //! add [1, 2] = 3
 //! sub [10, 4] = 6
-//! add ["one", 2] failed as expected: the peer answered with an error: "expected two integers between -2^63 and 2^63 - 1"
+//! add ["one", 2] failed as expected: the peer answered with an error: "add expects two 64-bit signed integers, got [\"one\", 2]"
 //! ping [1, "hello"] -> pong [1, "hello"]
 //! ```
 //!

@@ -18,36 +18,46 @@
 //!
 //! `--threads N` serves TCP on N reactors, one thread each (default 1);
 //! `--max-connections N` closes new connections at once while N are open (default: the
-//! library's, 10,000). What it answers:
+//! library's, 10,000); `--typed` serves the same contract with typed handlers (a
+//! `Router`) instead of the untyped `Calculator` service. What it answers:
 //!
 //! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
-//!   integers; wrong arity, non-integers or an overflow get an error response;
+//!   integers; params that do not fit get an error response that names the method and
+//!   what it expects, `add expects two 64-bit signed integers, got [1.5, 2]`, and an
+//!   overflow one that says so;
 //! - request `sleep [ms]` -> `ms`, after `ms` milliseconds, without holding up the other
 //!   requests (so responses can come back out of order);
 //! - any other method gets an error response that names it;
 //! - notification `ping [args...]` -> notification `pong [args...]` back to the sender.
 
+use std::convert::TryFrom;
 use std::env;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process;
 use std::time::Duration;
 
-use futures::future::{self, FutureResult};
+use futures::future::{self, Either, FutureResult};
 use futures::{Async, Future, Poll};
-use rmp_rpc_demo::{Client, Params, Server, Service, Value};
+use rmp_rpc_demo::errors::ServerError;
+use rmp_rpc_demo::server::ServerBuilder;
+use rmp_rpc_demo::{Client, Params, Router, Server, Service, ServiceBuilder, Value};
+use serde::Deserialize;
 use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:54321";
 /// The command line, for error messages.
-const USAGE: &str = "usage: server [ADDR] [--threads N] [--max-connections N]
+const USAGE: &str = "usage: server [ADDR] [--threads N] [--max-connections N] [--typed]
   ADDR                 host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)
   --threads N          serve TCP on N reactors, one thread each (default 1)
-  --max-connections N  close new connections at once while N are open (default 10000)";
+  --max-connections N  close new connections at once while N are open (default 10000)
+  --typed              serve with typed handlers (a Router) instead of the Calculator service";
 /// The longest `sleep` we accept: a peer must not be able to park a handler for ever
 /// (or overflow the timer with a huge number).
 const MAX_SLEEP_MS: u64 = 10 * 60 * 1000;
+/// What `add` and `sub` expect, in the error for params that do not fit.
+const TWO_INTEGERS: &str = "two 64-bit signed integers";
 
 // ANCHOR: service
 /// The service of one connection.
@@ -65,11 +75,10 @@ impl Service for Calculator {
     type NotificationFuture = FutureResult<(), ()>;
 
     fn handle_request(&mut self, method: &str, params: Params) -> Reply {
-        let params = params.into_values();
         match method {
-            "add" => Reply::Now(future::result(arithmetic(&params, i64::checked_add))),
-            "sub" => Reply::Now(future::result(arithmetic(&params, i64::checked_sub))),
-            "sleep" => match sleep_ms(&params).and_then(|ms| self.start_timer(ms)) {
+            "add" => Reply::Now(future::result(arithmetic(method, params, i64::checked_add))),
+            "sub" => Reply::Now(future::result(arithmetic(method, params, i64::checked_sub))),
+            "sleep" => match sleep_ms(params).and_then(|ms| self.start_timer(ms)) {
                 Ok((timer, ms)) => Reply::Later(timer, ms),
                 Err(err) => Reply::Now(future::err(err)),
             },
@@ -97,16 +106,18 @@ impl Calculator {
 }
 
 // ANCHOR: arguments
-/// `op(a, b)` for `params = [a, b]`, with a readable error for anything else.
-fn arithmetic(params: &[Value], op: fn(i64, i64) -> Option<i64>) -> Result<Value, Value> {
-    let (a, b) = match params {
-        [a, b] => match (a.as_i64(), b.as_i64()) {
+/// `op(a, b)` for params `[a, b]`, with a readable error for anything else.
+fn arithmetic(
+    method: &str,
+    params: Params,
+    op: fn(i64, i64) -> Option<i64>,
+) -> Result<Value, Value> {
+    let (a, b) = match params.into_values()[..] {
+        [ref a, ref b] => match (a.as_i64(), b.as_i64()) {
             (Some(a), Some(b)) => (a, b),
-            _ => return Err("expected two integers between -2^63 and 2^63 - 1".into()),
+            _ => return Err(refusal(method, TWO_INTEGERS, params)),
         },
-        _ => {
-            return Err(format!("expected 2 arguments, got {}", params.len()).into());
-        }
+        _ => return Err(refusal(method, TWO_INTEGERS, params)),
     };
     op(a, b)
         .map(Value::from)
@@ -114,18 +125,25 @@ fn arithmetic(params: &[Value], op: fn(i64, i64) -> Option<i64>) -> Result<Value
 }
 
 /// The duration asked by `sleep [ms]`.
-fn sleep_ms(params: &[Value]) -> Result<u64, Value> {
-    match params {
-        [ms] => match ms.as_u64() {
+fn sleep_ms(params: Params) -> Result<u64, Value> {
+    match params.into_values()[..] {
+        [ref ms] => match ms.as_u64() {
             Some(ms) if ms <= MAX_SLEEP_MS => Ok(ms),
-            _ => Err(format!(
-                "expected a number of milliseconds from 0 to {}",
-                MAX_SLEEP_MS
-            )
-            .into()),
+            _ => Err(refusal("sleep", &milliseconds(), params)),
         },
-        _ => Err(format!("expected 1 argument, got {}", params.len()).into()),
+        _ => Err(refusal("sleep", &milliseconds(), params)),
     }
+}
+
+/// The error for params that do not fit, as the router words it:
+/// "add expects two 64-bit signed integers, got [1.5, 2]".
+fn refusal(method: &str, expects: &str, params: Params) -> Value {
+    format!("{} expects {}, got {}", method, expects, params).into()
+}
+
+/// What `sleep` expects.
+fn milliseconds() -> String {
+    format!("a number of milliseconds from 0 to {}", MAX_SLEEP_MS)
 }
 // ANCHOR_END: arguments
 
@@ -154,6 +172,63 @@ impl Future for Reply {
 }
 // ANCHOR_END: reply
 
+// ANCHOR: router
+/// The same contract with typed handlers: each takes its params as a tuple, decoded
+/// straight from the read buffer, and answers with a `Result`; the router refuses
+/// params that do not fit, in the words of `expects`.
+fn router(handle: &Handle) -> Router {
+    let timers = handle.clone();
+    Router::new()
+        .method("add", |(a, b): (i64, i64)| checked(a, b, a.checked_add(b)))
+        .expects(TWO_INTEGERS)
+        .method("sub", |(a, b): (i64, i64)| checked(a, b, a.checked_sub(b)))
+        .expects(TWO_INTEGERS)
+        .method("sleep", move |(Millis(ms),): (Millis,)| sleep(&timers, ms))
+        .expects(&milliseconds())
+        .notification_with_peer("ping", |peer: &Client, args: Vec<Value>| {
+            peer.cast("pong", args)
+        })
+}
+
+/// The result of `a op b`, or the error of an overflow.
+fn checked(a: i64, b: i64, result: Option<i64>) -> Result<i64, String> {
+    result.ok_or_else(|| format!("{} and {}: the result does not fit in 64 bits", a, b))
+}
+
+/// A `sleep` duration: decoding refuses one longer than `MAX_SLEEP_MS`, so the router
+/// answers it like any other params that do not fit.
+#[derive(Deserialize)]
+#[serde(try_from = "u64")]
+struct Millis(u64);
+
+impl TryFrom<u64> for Millis {
+    type Error = String;
+
+    fn try_from(ms: u64) -> Result<Millis, String> {
+        if ms <= MAX_SLEEP_MS {
+            Ok(Millis(ms))
+        } else {
+            Err(format!("{} ms is more than {}", ms, MAX_SLEEP_MS))
+        }
+    }
+}
+
+/// Answers `ms` after `ms` milliseconds.
+fn sleep(
+    handle: &Handle,
+    ms: u64,
+) -> Either<impl Future<Item = u64, Error = String>, FutureResult<u64, String>> {
+    match Timeout::new(Duration::from_millis(ms), handle) {
+        Ok(timer) => Either::A(
+            timer
+                .map(move |()| ms)
+                .map_err(|err| format!("the timer failed: {}", err)),
+        ),
+        Err(err) => Either::B(future::err(format!("cannot start a timer: {}", err))),
+    }
+}
+// ANCHOR_END: router
+
 /// Where to listen.
 enum Addr {
     Tcp(SocketAddr),
@@ -167,6 +242,8 @@ struct Args {
     threads: usize,
     /// The cap on open connections (`--max-connections`); the library's default without it.
     max_connections: Option<usize>,
+    /// Serve with the typed `Router` (`--typed`).
+    typed: bool,
 }
 
 /// Reads the command line: `[ADDR]` and the flags.
@@ -174,11 +251,13 @@ fn parse_args() -> Result<Args, String> {
     let mut addr = None;
     let mut threads = 1;
     let mut max_connections = None;
+    let mut typed = false;
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = number(&arg, args.next())?,
             "--max-connections" => max_connections = Some(number(&arg, args.next())?),
+            "--typed" => typed = true,
             flag if flag.starts_with("--") => return Err(format!("unknown flag `{}`", flag)),
             _ if addr.is_none() => addr = Some(arg),
             _ => return Err(format!("unexpected argument `{}`", arg)),
@@ -199,6 +278,7 @@ fn parse_args() -> Result<Args, String> {
         addr,
         threads,
         max_connections,
+        typed,
     })
 }
 
@@ -214,22 +294,43 @@ fn main() {
     let args = parse_args().unwrap_or_else(|err| fail(&format!("{}\n{}", err, USAGE)));
     let mut core =
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
-    let handle = core.handle();
     let mut settings = Server::builder().threads(args.threads);
     if let Some(max) = args.max_connections {
         settings = settings.max_connections(max);
     }
-    // ANCHOR: main
-    // Each reactor (one per thread) gets a builder of its own, whose services arm their
-    // `sleep` timers on that reactor.
-    let per_reactor = |handle: &Handle| {
-        let timers = handle.clone();
-        move |peer: Client| Calculator {
-            peer,
-            handle: timers.clone(),
-        }
+    let ran = if args.typed {
+        serve(&mut core, settings, args.addr, router)
+    } else {
+        // Each reactor (one per thread) gets a builder of its own, whose services arm
+        // their `sleep` timers on that reactor.
+        serve(&mut core, settings, args.addr, |handle: &Handle| {
+            let timers = handle.clone();
+            move |peer: Client| Calculator {
+                peer,
+                handle: timers.clone(),
+            }
+        })
     };
-    let ran = match args.addr {
+    if let Err(err) = ran {
+        fail(&err.to_string());
+    }
+}
+
+// ANCHOR: main
+/// Serves `addr` until the server stops, with the builder that `per_reactor` makes for
+/// each reactor.
+fn serve<B, F>(
+    core: &mut Core,
+    settings: ServerBuilder,
+    addr: Addr,
+    per_reactor: F,
+) -> Result<(), ServerError>
+where
+    B: ServiceBuilder,
+    F: Fn(&Handle) -> B + Send + Sync + 'static,
+{
+    let handle = core.handle();
+    match addr {
         Addr::Tcp(addr) => {
             let server = settings
                 .bind_per_reactor(&addr, per_reactor, &handle)
@@ -244,12 +345,9 @@ fn main() {
             println!("listening on {}", server.local_addr().display());
             core.run(server)
         }
-    };
-    // ANCHOR_END: main
-    if let Err(err) = ran {
-        fail(&err.to_string());
     }
 }
+// ANCHOR_END: main
 
 fn fail(message: &str) -> ! {
     eprintln!("error: {}", message);

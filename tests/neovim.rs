@@ -811,7 +811,7 @@ fn neovim_as_client_of_our_example_server() {
     assert_eq!(
         field(&out, "bad_err"),
         &Value::from(format!(
-            "Vim:Error invoking 'add' on channel {}:\nexpected two integers between -2^63 and 2^63 - 1",
+            "Vim:Error invoking 'add' on channel {}:\nadd expects two 64-bit signed integers, got [\"one\", 2]",
             chan
         ))
     );
@@ -864,7 +864,10 @@ fn neovim_as_client_of_our_example_server() {
             ok_response(1, 42.into()),
             ok_response(2, 6.into()),
             err_response(3, "unknown method `frobnicate`".into()),
-            err_response(4, "expected two integers between -2^63 and 2^63 - 1".into()),
+            err_response(
+                4,
+                "add expects two 64-bit signed integers, got [\"one\", 2]".into(),
+            ),
             ok_response(5, 200.into()),
             ok_response(6, 3.into()),
         ]

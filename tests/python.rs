@@ -57,7 +57,7 @@ fn python_client_pipelines_requests_to_our_example_server_and_gets_answers_out_o
             "response 3 ok 3",
             "response 4 ok -3",
             r#"response 5 error "unknown method `frobnicate`""#,
-            r#"response 6 error "expected two integers between -2^63 and 2^63 - 1""#,
+            r#"response 6 error "add expects two 64-bit signed integers, got [\"x\", 1]""#,
             r#"response 7 error "4611686018427387904 and 4611686018427387904: the result does not fit in 64 bits""#,
             "response 8 ok -9223372036854775808",
             // The two sleeps were sent first, and are answered last, shortest first.

@@ -33,101 +33,124 @@ fn example_server_refuses_an_unknown_flag_with_its_usage() {
     );
 }
 
+/// The example server's two services, the untyped `Calculator` and the typed `Router`:
+/// the same contract, byte for byte.
+const BOTH_SERVICES: [&[&str]; 2] = [&[], &["--typed"]];
+
 #[test]
 fn example_server_prints_its_address_and_answers_add_and_sub() {
-    let server = ExampleServer::start();
-    let mut peer = RawPeer::connect(server.addr);
-    peer.request(1, "add", vec![40.into(), 2.into()]);
-    assert_eq!(peer.recv(), ok_response(1, 42.into()));
-    peer.request(2, "sub", vec![(-40).into(), 2.into()]);
-    assert_eq!(peer.recv(), ok_response(2, (-42).into()));
-    peer.request(3, "add", vec![i64::MIN.into(), 0.into()]);
-    assert_eq!(peer.recv(), ok_response(3, i64::MIN.into()));
+    for args in BOTH_SERVICES {
+        let server = ExampleServer::start_with(args);
+        let mut peer = RawPeer::connect(server.addr);
+        peer.request(1, "add", vec![40.into(), 2.into()]);
+        assert_eq!(peer.recv(), ok_response(1, 42.into()));
+        peer.request(2, "sub", vec![(-40).into(), 2.into()]);
+        assert_eq!(peer.recv(), ok_response(2, (-42).into()));
+        peer.request(3, "add", vec![i64::MIN.into(), 0.into()]);
+        assert_eq!(peer.recv(), ok_response(3, i64::MIN.into()));
+    }
 }
 
 #[test]
 fn example_server_refuses_bad_arithmetic_with_readable_errors() {
-    let server = ExampleServer::start();
-    let mut peer = RawPeer::connect(server.addr);
-    peer.request(1, "add", vec![i64::MAX.into(), 1.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(
-            1,
-            text("9223372036854775807 and 1: the result does not fit in 64 bits")
-        )
-    );
-    peer.request(2, "sub", vec![i64::MIN.into(), 1.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(
-            2,
-            text("-9223372036854775808 and 1: the result does not fit in 64 bits")
-        )
-    );
-    peer.request(3, "add", vec![1.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(3, text("expected 2 arguments, got 1"))
-    );
-    peer.request(4, "add", vec![1.into(), "2".into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(4, text("expected two integers between -2^63 and 2^63 - 1"))
-    );
-    peer.request(5, "add", vec![u64::MAX.into(), 1.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(5, text("expected two integers between -2^63 and 2^63 - 1"))
-    );
-    peer.request(6, "add", vec![1.5.into(), 1.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(6, text("expected two integers between -2^63 and 2^63 - 1"))
-    );
+    for args in BOTH_SERVICES {
+        let server = ExampleServer::start_with(args);
+        let mut peer = RawPeer::connect(server.addr);
+        peer.request(1, "add", vec![i64::MAX.into(), 1.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                1,
+                text("9223372036854775807 and 1: the result does not fit in 64 bits")
+            )
+        );
+        peer.request(2, "sub", vec![i64::MIN.into(), 1.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                2,
+                text("-9223372036854775808 and 1: the result does not fit in 64 bits")
+            )
+        );
+        peer.request(3, "add", vec![1.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(3, text("add expects two 64-bit signed integers, got [1]"))
+        );
+        peer.request(4, "add", vec![1.into(), "2".into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                4,
+                text("add expects two 64-bit signed integers, got [1, \"2\"]")
+            )
+        );
+        peer.request(5, "add", vec![u64::MAX.into(), 1.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                5,
+                text("add expects two 64-bit signed integers, got [18446744073709551615, 1]")
+            )
+        );
+        peer.request(6, "add", vec![1.5.into(), 1.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                6,
+                text("add expects two 64-bit signed integers, got [1.5, 1]")
+            )
+        );
+    }
 }
 
 #[test]
 fn example_server_names_an_unknown_method() {
-    let server = ExampleServer::start();
-    let mut peer = RawPeer::connect(server.addr);
-    peer.request(7, "mul", vec![2.into(), 3.into()]);
-    assert_eq!(peer.recv(), err_response(7, text("unknown method `mul`")));
+    for args in BOTH_SERVICES {
+        let server = ExampleServer::start_with(args);
+        let mut peer = RawPeer::connect(server.addr);
+        peer.request(7, "mul", vec![2.into(), 3.into()]);
+        assert_eq!(peer.recv(), err_response(7, text("unknown method `mul`")));
+    }
 }
 
 #[test]
 fn example_server_sleeps_then_answers_the_milliseconds() {
-    let server = ExampleServer::start();
-    let mut peer = RawPeer::connect(server.addr);
-    peer.request(1, "sleep", vec![20.into()]);
-    assert_eq!(peer.recv(), ok_response(1, 20.into()));
-    peer.request(2, "sleep", vec![(-1).into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(
-            2,
-            text("expected a number of milliseconds from 0 to 600000")
-        )
-    );
-    peer.request(3, "sleep", vec![u64::MAX.into()]);
-    assert_eq!(
-        peer.recv(),
-        err_response(
-            3,
-            text("expected a number of milliseconds from 0 to 600000")
-        )
-    );
+    for args in BOTH_SERVICES {
+        let server = ExampleServer::start_with(args);
+        let mut peer = RawPeer::connect(server.addr);
+        peer.request(1, "sleep", vec![20.into()]);
+        assert_eq!(peer.recv(), ok_response(1, 20.into()));
+        peer.request(2, "sleep", vec![(-1).into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                2,
+                text("sleep expects a number of milliseconds from 0 to 600000, got [-1]")
+            )
+        );
+        peer.request(3, "sleep", vec![u64::MAX.into()]);
+        assert_eq!(
+            peer.recv(),
+            err_response(
+                3,
+                text("sleep expects a number of milliseconds from 0 to 600000, got [18446744073709551615]")
+            )
+        );
+    }
 }
 
 #[test]
 fn example_server_answers_ping_with_pong_on_the_same_connection() {
-    let server = ExampleServer::start();
-    let mut peer = RawPeer::connect(server.addr);
-    let args = vec![1.into(), text("hello"), Value::Array(vec![Value::Nil])];
-    peer.notify("ping", args.clone());
-    assert_eq!(peer.recv(), notification("pong", args));
-    peer.notify("ping", vec![]);
-    assert_eq!(peer.recv(), notification("pong", vec![]));
+    for args in BOTH_SERVICES {
+        let server = ExampleServer::start_with(args);
+        let mut peer = RawPeer::connect(server.addr);
+        let args = vec![1.into(), text("hello"), Value::Array(vec![Value::Nil])];
+        peer.notify("ping", args.clone());
+        assert_eq!(peer.recv(), notification("pong", args));
+        peer.notify("ping", vec![]);
+        assert_eq!(peer.recv(), notification("pong", vec![]));
+    }
 }
 
 /// The names of a process's threads.

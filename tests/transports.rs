@@ -413,7 +413,7 @@ fn connecting_to_a_path_where_nothing_listens_fails_with_the_os_error() {
 const CLIENT_SESSION: [&str; 4] = [
     "add [1, 2] = 3",
     "sub [10, 4] = 6",
-    "add [\"one\", 2] failed as expected: the peer answered with an error: \"expected two integers between -2^63 and 2^63 - 1\"",
+    "add [\"one\", 2] failed as expected: the peer answered with an error: \"add expects two 64-bit signed integers, got [\\\"one\\\", 2]\"",
     "ping [1, \"hello\"] -> pong [1, \"hello\"]",
 ];
 

@@ -108,7 +108,7 @@ fn an_rmp_rpc_0_3_client_calls_our_example_server() {
             Ok(Ok(42.into())),
             Ok(Ok(6.into())),
             Ok(Err("unknown method `frobnicate`".into())),
-            Ok(Err("expected 2 arguments, got 1".into())),
+            Ok(Err("add expects two 64-bit signed integers, got [1]".into())),
         ]
     );
     assert_eq!(which, "fast first");
