@@ -29,20 +29,24 @@ impl ServiceWithClient for Calculator {
         let int = |i: usize| params.get(i).and_then(Value::as_i64);
         match method {
             "add" => now(contract::arithmetic(
+                method,
                 int(0),
                 int(1),
                 params.len(),
+                || contract::shown(params),
                 i64::checked_add,
             )),
             "sub" => now(contract::arithmetic(
+                method,
                 int(0),
                 int(1),
                 params.len(),
+                || contract::shown(params),
                 i64::checked_sub,
             )),
             "sleep" => {
                 let ms = params.first().and_then(Value::as_u64);
-                match contract::sleep_ms(ms, params.len()) {
+                match contract::sleep_ms(ms, params.len(), || contract::shown(params)) {
                     Ok(ms) => Either::Right(
                         tokio1::time::sleep(Duration::from_millis(ms))
                             .map(move |()| Ok(Value::from(ms)))

@@ -210,13 +210,13 @@ pub fn memory_of(bin_dir: &Path, server: Server, idle: usize, in_flight: usize) 
         error: None,
     };
     // Each phase on a fresh server: memory freed by one phase would hide the next one's.
-    let running = Running::start(&server.program(bin_dir), Some("0"));
+    let running = Running::start(&server.program(bin_dir), server.args(), Some("0"));
     if let Err(err) = idle_phase(&running, &mut report) {
         report.error = Some(format!("{}{}", err, running.errors()));
         return report;
     }
     drop(running);
-    let running = Running::start(&server.program(bin_dir), Some("0"));
+    let running = Running::start(&server.program(bin_dir), server.args(), Some("0"));
     if let Err(err) = in_flight_phase(&running, &mut report) {
         report.error = Some(format!("{}{}", err, running.errors()));
     }

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Server {
     Ours,
+    /// The same example server with `--typed`: its `Router` of typed handlers.
+    OursTyped,
     RmpRpc,
     MsgpackRpc,
     Limit,
@@ -27,6 +29,7 @@ impl Server {
     pub fn all() -> Vec<Server> {
         let mut all = vec![
             Server::Ours,
+            Server::OursTyped,
             Server::RmpRpc,
             Server::MsgpackRpc,
             Server::Limit,
@@ -37,7 +40,7 @@ impl Server {
 
     pub fn program(self, bin_dir: &Path) -> PathBuf {
         let name = match self {
-            Server::Ours => "server-ours",
+            Server::Ours | Server::OursTyped => "server-ours",
             Server::RmpRpc => "server-rmp-rpc",
             Server::MsgpackRpc => "server-msgpack-rpc",
             Server::Limit => "server-limit",
@@ -46,9 +49,18 @@ impl Server {
         bin_dir.join(name)
     }
 
+    /// The arguments the server takes after its address.
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            Server::OursTyped => &["--typed"],
+            _ => &[],
+        }
+    }
+
     pub fn label(self) -> String {
         match self {
             Server::Ours => "ours",
+            Server::OursTyped => "ours typed",
             Server::RmpRpc => "rmp-rpc 0.3",
             Server::MsgpackRpc => "msgpack-rpc 0.4",
             Server::Limit => "limit",

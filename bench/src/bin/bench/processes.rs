@@ -43,7 +43,7 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(program: &Path, cpu: Option<&str>) -> Running {
+    pub fn start(program: &Path, args: &[&str], cpu: Option<&str>) -> Running {
         let binary = program
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -51,6 +51,7 @@ impl Running {
         let binary = binary.as_str();
         let mut cmd = command(program, cpu);
         cmd.arg("127.0.0.1:0")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

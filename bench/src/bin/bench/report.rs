@@ -169,7 +169,11 @@ pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
         println!();
         println!("Servers, driven by the neutral load generator (loadgen):");
         let mut header = format!("{:<31}", "scenario");
-        let all = Server::all();
+        // The typed server has a table of its own, below.
+        let all: Vec<Server> = Server::all()
+            .into_iter()
+            .filter(|s| *s != Server::OursTyped)
+            .collect();
         for s in &all {
             header += &format!("{:>16}", s.label());
         }
@@ -210,6 +214,27 @@ pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
                 line += &format!("{:>14}", ratio_cell(metric, ours, peer));
             }
             println!("{}", line);
+        }
+        println!();
+        println!("Typed handlers: the same server with --typed (its Router), against the untyped one and the limit:");
+        println!(
+            "{:<31}{:>16}{:>16}{:>16}{:>14}{:>14}",
+            "scenario", "ours typed", "ours", "limit", "/ours", "/limit"
+        );
+        for (sc, metric) in rows() {
+            let value = |s: Server| median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
+            let cell =
+                |v: Option<(f64, f64)>| v.map_or("FAILED".to_owned(), |(x, _)| metric.format(x));
+            let typed = value(Server::OursTyped);
+            println!(
+                "{:<31}{:>16}{:>16}{:>16}{:>14}{:>14}",
+                format!("{} {}", sc.title(), metric.unit()),
+                cell(typed),
+                cell(value(Server::Ours)),
+                cell(value(Server::Limit)),
+                ratio_cell(metric, typed, value(Server::Ours)),
+                ratio_cell(metric, typed, value(Server::Limit)),
+            );
         }
         if o.clients {
             println!();
@@ -371,6 +396,30 @@ pub fn print_targets(results: &BTreeMap<Key, Runs>) {
         server(Server::Limit, Scenario::Big),
         0.9,
     );
+    println!();
+    println!("Targets (issue 16, typed handlers), same-core mode:");
+    for &sc in &Scenario::ALL {
+        check(
+            format!("{}: ours typed / ours", sc.title()),
+            server(Server::OursTyped, sc),
+            o(sc),
+            1.0,
+        );
+    }
+    check(
+        "pipelined: ours typed / limit".into(),
+        server(Server::OursTyped, Scenario::Pipelined),
+        server(Server::Limit, Scenario::Pipelined),
+        0.6,
+    );
+    check(
+        "16 conns: ours typed / limit".into(),
+        server(Server::OursTyped, Scenario::Connections),
+        server(Server::Limit, Scenario::Connections),
+        0.9,
+    );
+    println!();
+    println!("Targets (issue 7), clients, same-core mode:");
     for &sc in &Scenario::ALL {
         let metric = if sc == Scenario::Big {
             Metric::MiBs

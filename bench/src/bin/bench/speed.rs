@@ -78,7 +78,7 @@ pub fn speed(bin_dir: &Path, o: &Options) {
     for &mode in &o.modes {
         let mut servers: Vec<(Server, Running)> = Server::all()
             .into_iter()
-            .map(|s| (s, Running::start(&s.program(bin_dir), Some("0"))))
+            .map(|s| (s, Running::start(&s.program(bin_dir), s.args(), Some("0"))))
             .collect();
         for round in 0..o.rounds {
             for &sc in &Scenario::ALL {
