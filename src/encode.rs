@@ -104,7 +104,7 @@ fn write_map_len<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
 }
 
 /// A bin header for `len` bytes.
-fn write_bin_header<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
+pub(crate) fn write_bin_header<W: Write>(wr: &mut W, len: usize) -> io::Result<()> {
     let len = len32(len)?;
     match len {
         0..=0xff => write_header(wr, 0xc4, 1, u64::from(len)),
@@ -174,7 +174,7 @@ pub(crate) fn write_uint<W: Write>(wr: &mut W, n: u64) -> io::Result<()> {
 }
 
 /// As rmpv does: non-negative values as unsigned, negative ones in the fewest bytes.
-fn write_integer<W: Write>(wr: &mut W, n: Integer) -> io::Result<()> {
+pub(crate) fn write_integer<W: Write>(wr: &mut W, n: Integer) -> io::Result<()> {
     if let Some(n) = n.as_u64() {
         return write_uint(wr, n);
     }
@@ -189,7 +189,12 @@ fn write_integer<W: Write>(wr: &mut W, n: Integer) -> io::Result<()> {
 }
 
 /// A marker followed by the low `width` bytes of `n`, big-endian, in one write.
-fn write_header<W: Write>(wr: &mut W, marker: u8, width: usize, n: u64) -> io::Result<()> {
+pub(crate) fn write_header<W: Write>(
+    wr: &mut W,
+    marker: u8,
+    width: usize,
+    n: u64,
+) -> io::Result<()> {
     let mut header = [0u8; 9];
     header[0] = marker;
     let be = n.to_be_bytes();

@@ -43,6 +43,7 @@ macro_rules! same_for {
     };
 }
 
+// ANCHOR: lenient
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Lenient<D> {
     type Error = D::Error;
 
@@ -52,6 +53,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Lenient<D> {
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
         deserialize_f32 deserialize_f64
     }
+    // ANCHOR_END: lenient
 
     same_for! {
         deserialize_i128 deserialize_u128 deserialize_char deserialize_str deserialize_string

@@ -22,7 +22,7 @@ use crate::encode::{
 };
 use crate::errors::{CodecError, DecodeError, InvalidMessage};
 use crate::params::values_of;
-use crate::reply::Reply;
+use crate::reply::{Reply, INLINE};
 use crate::scan::Scanner;
 use crate::slice::{SliceError, SliceReader};
 
@@ -213,25 +213,36 @@ pub(crate) fn encode_response<S: PayloadSink>(
     answer: Result<Reply, Reply>,
 ) -> io::Result<()> {
     let [a, b, c, d] = id.to_be_bytes();
-    // `[1, id,`: fixarray of 4, the type, the msgid in its shortest form.
-    let (mut head, len) = match id {
-        0..=0x7f => ([0x94, 0x01, d, 0, 0, 0, 0, 0], 3),
-        0x80..=0xff => ([0x94, 0x01, 0xcc, d, 0, 0, 0, 0], 4),
-        0x100..=0xffff => ([0x94, 0x01, 0xcd, c, d, 0, 0, 0], 5),
-        _ => ([0x94, 0x01, 0xce, a, b, c, d, 0], 7),
+    // `[1, id,`: fixarray of 4, the type, the msgid in its shortest form; room after it
+    // for a nil error and a small typed result, so that most responses take one write.
+    let mut head = [0u8; 8 + INLINE];
+    let msgid: &[u8] = match id {
+        0..=0x7f => &[d],
+        0x80..=0xff => &[0xcc, d],
+        0x100..=0xffff => &[0xcd, c, d],
+        _ => &[0xce, a, b, c, d],
     };
-    let mut len = len;
-    if answer.is_ok() {
-        // The nil error before the result; there is room for it in every case above.
-        if let Some(slot) = head.get_mut(len) {
-            *slot = NIL;
-            len += 1;
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        if let Some(room) = head.get_mut(len..len + bytes.len()) {
+            room.copy_from_slice(bytes);
+            len += bytes.len();
         }
-    }
-    out.write_all(head.get(..len).unwrap_or(&[]))?;
+    };
+    put(&[0x94, 0x01]);
+    put(msgid);
     match answer {
-        Ok(result) => result.write(out),
+        Ok(result) => {
+            put(&[NIL]);
+            if let Some(small) = result.inline_bytes() {
+                put(small);
+                return out.write_all(head.get(..len).unwrap_or(&[]));
+            }
+            out.write_all(head.get(..len).unwrap_or(&[]))?;
+            result.write(out)
+        }
         Err(error) => {
+            out.write_all(head.get(..len).unwrap_or(&[]))?;
             error.write(out)?;
             out.write_all(&[NIL])
         }

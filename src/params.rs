@@ -27,6 +27,7 @@ const CHECKED: Limits = Limits {
     max_values: usize::MAX,
 };
 
+// ANCHOR: params
 /// The params of a request or notification: one MessagePack array, borrowed from the
 /// connection's read buffer, already checked against the connection's
 /// [`Limits`](crate::codec::Limits).
@@ -39,6 +40,7 @@ pub struct Params<'a> {
     /// One whole MessagePack array.
     bytes: &'a [u8],
 }
+// ANCHOR_END: params
 
 impl<'a> Params<'a> {
     /// `bytes` must hold exactly one MessagePack array, checked against the limits.
@@ -77,6 +79,7 @@ impl<'a> Params<'a> {
         values_of(self.bytes)
     }
 
+    // ANCHOR: deserialize
     /// The params as a `T`, decoded straight from the bytes with rmp-serde: a tuple
     /// takes them by position, a struct by position (or by name from a single map),
     /// a `Vec` takes them all. Strings and binaries can be borrowed from the read buffer
@@ -95,6 +98,7 @@ impl<'a> Params<'a> {
         }
         decode(self.bytes).map_err(ParamsError::new)
     }
+    // ANCHOR_END: deserialize
 }
 
 /// `P`'s name as people write it: `(i64, i64)`, `Vec<String>`, `Point`, without the

@@ -22,6 +22,10 @@ use crate::peer::Client;
 use crate::reply::Reply;
 use crate::service::{Service, ServiceBuilder};
 
+/// Up to this many handlers, a lookup compares names one by one (cheaper than a binary
+/// search's string comparisons); beyond, it searches the sorted names.
+const LINEAR_LOOKUP: usize = 8;
+
 /// A request handler, types erased: the connection's peer (when the router has one),
 /// the method's name, the params; the answer, or why there is none.
 type MethodFn = dyn Fn(Option<&Client>, &str, Params<'_>) -> Result<Answer, Refusal>;
@@ -116,6 +120,7 @@ impl Router {
         Router::default()
     }
 
+    // ANCHOR: method
     /// Handles requests for `name` with `handler`, which takes the params decoded as a
     /// `P` and answers with a `Result`, or with any other future, of a `Serialize`
     /// result or error.
@@ -137,6 +142,7 @@ impl Router {
             Ok(Answer::from_future(handler(params)))
         })
     }
+    // ANCHOR_END: method
 
     /// Like [`method`](Router::method), for a handler that also needs the connection's
     /// peer (to call it back, or to notify it).
@@ -252,6 +258,7 @@ impl Router {
     }
 }
 
+// ANCHOR: service
 impl Service for Router {
     type Output = Reply;
     type Error = Reply;
@@ -310,6 +317,7 @@ impl ServiceBuilder for Router {
         }
     }
 }
+// ANCHOR_END: service
 
 /// A typed handler's answer, as a future: ready at once when the handler's future was
 /// (no allocation), boxed otherwise.
@@ -322,6 +330,7 @@ enum AnswerState {
 }
 
 impl Answer {
+    // ANCHOR: answer
     /// Polls the handler's future once (handlers run inside the connection's task, so
     /// this is allowed): most answer at once and need no box.
     fn from_future<R>(answer: R) -> Answer
@@ -344,6 +353,7 @@ impl Answer {
             }
         }
     }
+    // ANCHOR_END: answer
 
     fn error(text: String) -> Answer {
         Answer(AnswerState::Ready(Some(Err(Value::from(text).into()))))
@@ -434,6 +444,13 @@ fn names<F: ?Sized>(routes: &[(Box<str>, Route<F>)]) -> Vec<&str> {
 }
 
 fn find<'r, F: ?Sized>(routes: &'r [(Box<str>, Route<F>)], name: &str) -> Option<&'r Route<F>> {
+    if routes.len() <= LINEAR_LOOKUP {
+        // A few names: comparing lengths first rejects most at once.
+        return routes
+            .iter()
+            .find(|(key, _)| key.len() == name.len() && **key == *name)
+            .map(|(_, route)| route);
+    }
     routes
         .binary_search_by(|(key, _)| (**key).cmp(name))
         .ok()

@@ -240,25 +240,35 @@ impl<'a> SliceReader<'a> {
     #[inline]
     fn skip_items(&mut self, count: usize) -> Result<(), SliceError> {
         self.open(count)?;
+        // Kept in locals for the loop (on error the reader is dropped, mid-value).
+        let max_values = self.limits.max_values;
+        let mut rest = self.rest;
+        let mut values = self.values;
         for _ in 0..count {
-            let marker = match self.rest.first() {
+            let marker = match rest.first() {
                 Some(&marker) => marker,
                 None => return Err(SliceError::Incomplete),
             };
             // An index of a u8 into 256 entries: always in bounds.
             let len = usize::from(SCALAR_LEN[usize::from(marker)]);
             if len == 0 {
+                self.rest = rest;
+                self.values = values;
                 self.skip()?;
+                rest = self.rest;
+                values = self.values;
                 continue;
             }
             // Numbers, nil, booleans and short strings, the commonest params: their
             // marker tells their length; count them and step over them in place.
-            self.values += 1;
-            if self.values > self.limits.max_values {
+            values += 1;
+            if values > max_values {
                 return Err(too_many_values(&self.limits));
             }
-            self.rest = self.rest.get(len..).ok_or(SliceError::Incomplete)?;
+            rest = rest.get(len..).ok_or(SliceError::Incomplete)?;
         }
+        self.rest = rest;
+        self.values = values;
         self.depth -= 1;
         Ok(())
     }

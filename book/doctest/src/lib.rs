@@ -68,5 +68,8 @@ pub mod ch04_04_neovim {}
 #[doc = include_str!("../../src/ch04-05-performance.md")]
 pub mod ch04_05_performance {}
 
+#[doc = include_str!("../../src/ch04-06-typed-calls.md")]
+pub mod ch04_06_typed_calls {}
+
 #[doc = include_str!("../../src/appendix.md")]
 pub mod appendix {}
