@@ -12,6 +12,12 @@
 //!
 //! Anything the program writes to its stdout is read as MessagePack-RPC; see
 //! [`ClientBuilder::spawn`] for what happens to bytes that are not.
+//!
+//! The exit is learnt from `SIGCHLD`: tokio-process (through tokio-signal) installs a
+//! handler for it, for the whole process, the first time a child is spawned, and keeps
+//! it. That handler calls the one installed before it; a handler installed after it
+//! replaces it, and then the exit status is not learnt (the connection ends with the
+//! reason its streams gave, [`ClosedReason::PeerClosed`] for instance).
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -21,7 +21,7 @@ use rmp_rpc_demo::errors::CodecError;
 use rmp_rpc_demo::{
     BoxFuture, CallError, Client, ClosedReason, Params, Server, Service, ShutdownHandle, Value,
 };
-use tokio_core::reactor::Core;
+use tokio_core::reactor::{Core, Handle};
 use tokio_io::io::read_to_end;
 
 // ---------------------------------------------------------------------------------------
@@ -87,23 +87,49 @@ fn one_way_pipes() -> OneWayPipes {
     }
 }
 
-#[test]
-fn a_client_and_a_server_call_each_other_over_a_reader_and_a_writer() {
-    let mut core = Core::new().unwrap();
-    let handle = core.handle();
+/// A client without a handler over one-way pipes, and the pipes, whose `peer_*` ends
+/// the test holds to play the peer.
+fn client_over_pipes(handle: &Handle) -> (Client, PeerEnds) {
+    let pipes = one_way_pipes();
+    let client = Client::builder()
+        .start_halves(pipes.reader, pipes.writer, handle)
+        .expect("a valid configuration");
+    let ends = PeerEnds {
+        peer_reads: pipes.peer_reads,
+        peer_writes: pipes.peer_writes,
+    };
+    (client, ends)
+}
+
+/// The peer's ends of [`OneWayPipes`], once ours have gone to a connection.
+struct PeerEnds {
+    peer_reads: End,
+    peer_writes: End,
+}
+
+/// A client (with a [`Calls`] handler) and a served connection over one-way pipes:
+/// the client's handle and the server side's.
+fn client_and_server_over_pipes(handle: &Handle) -> (Client, Client) {
     let pipes = one_way_pipes();
     let client = Client::builder()
         .handler(|peer| Calls { peer })
-        .start_halves(pipes.reader, pipes.writer, &handle)
+        .start_halves(pipes.reader, pipes.writer, handle)
         .expect("a valid configuration");
     let served = Server::builder()
         .serve_halves(
             pipes.peer_reads,
             pipes.peer_writes,
             &|peer| Calls { peer },
-            &handle,
+            handle,
         )
         .expect("a valid configuration");
+    (client, served)
+}
+
+#[test]
+fn a_client_and_a_server_call_each_other_over_a_reader_and_a_writer() {
+    let mut core = Core::new().unwrap();
+    let (client, served) = client_and_server_over_pipes(&core.handle());
     assert_eq!(
         run(&mut core, client.request("add", vec![2.into(), 3.into()])).unwrap(),
         Value::from(5)
@@ -142,11 +168,7 @@ fn next_value(core: &mut Core, end: &End) -> Value {
 #[test]
 fn requests_leave_through_the_writer_and_answers_come_through_the_reader() {
     let mut core = Core::new().unwrap();
-    let handle = core.handle();
-    let pipes = one_way_pipes();
-    let client = Client::builder()
-        .start_halves(pipes.reader, pipes.writer, &handle)
-        .expect("a valid configuration");
+    let (client, pipes) = client_over_pipes(&core.handle());
     let call = client.request("add", vec![1.into(), 2.into()]);
     assert_eq!(
         next_value(&mut core, &pipes.peer_reads),
@@ -165,11 +187,7 @@ fn requests_leave_through_the_writer_and_answers_come_through_the_reader() {
 #[test]
 fn the_end_of_the_reader_fails_the_calls_in_flight_and_closes_the_writer() {
     let mut core = Core::new().unwrap();
-    let handle = core.handle();
-    let pipes = one_way_pipes();
-    let client = Client::builder()
-        .start_halves(pipes.reader, pipes.writer, &handle)
-        .expect("a valid configuration");
+    let (client, pipes) = client_over_pipes(&core.handle());
     let call = client.request("never_answered", vec![]);
     next_value(&mut core, &pipes.peer_reads);
     // The peer closes what we read: nothing more can arrive, no answer either.
@@ -203,19 +221,7 @@ fn closed(core: &mut Core, client: &Client) -> ClosedReason {
 #[test]
 fn closed_resolves_when_the_peer_goes_away_on_both_sides() {
     let mut core = Core::new().unwrap();
-    let handle = core.handle();
-    let pipes = one_way_pipes();
-    let client = Client::builder()
-        .start_halves(pipes.reader, pipes.writer, &handle)
-        .expect("a valid configuration");
-    let served = Server::builder()
-        .serve_halves(
-            pipes.peer_reads,
-            pipes.peer_writes,
-            &|peer| Calls { peer },
-            &handle,
-        )
-        .expect("a valid configuration");
+    let (client, served) = client_and_server_over_pipes(&core.handle());
     let served_closed = served.closed();
     assert_eq!(
         run(&mut core, client.request("add", vec![1.into(), 1.into()])).unwrap(),
@@ -242,11 +248,7 @@ fn closed_resolves_when_the_peer_goes_away_on_both_sides() {
 #[test]
 fn closed_gives_the_reason_the_calls_in_flight_failed_with() {
     let mut core = Core::new().unwrap();
-    let handle = core.handle();
-    let pipes = one_way_pipes();
-    let client = Client::builder()
-        .start_halves(pipes.reader, pipes.writer, &handle)
-        .expect("a valid configuration");
+    let (client, pipes) = client_over_pipes(&core.handle());
     let call = client.request("add", vec![1.into(), 1.into()]);
     next_value(&mut core, &pipes.peer_reads);
     // Not MessagePack: the connection ends with a protocol error.
