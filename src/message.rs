@@ -328,6 +328,16 @@ type Outcome<'a> = Result<Result<Frame<'a>, Invalid>, SliceError>;
 
 /// Reads one whole value from `src` and checks that it is a valid message.
 fn decode_from<'a>(src: &mut SliceReader<'a>) -> Outcome<'a> {
+    // Most messages are requests with a short method name: read their head in place.
+    if let Some((id, method)) = src.request_head() {
+        let method = std::str::from_utf8(method).ok().map(Cow::Borrowed);
+        let params = src.raw_array()?.map(Cow::Borrowed);
+        return match (method, params) {
+            (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
+            (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
+            (_, None) => invalid(Some(id), InvalidMessage::ParamsNotAnArray),
+        };
+    }
     let len = match src.array_len()? {
         Some(len) => len,
         None => return invalid(None, InvalidMessage::NotAnArray),

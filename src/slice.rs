@@ -98,6 +98,41 @@ impl<'a> SliceReader<'a> {
     // The message's own fields (type, msgid, method, params) are read without building
     // a `Value` only to take it apart again.
 
+    /// Reads the head of a request written the way nearly every peer writes one (a
+    /// fixarray of 4, the type 0, a msgid of at most 32 bits, a fixstr method) in place,
+    /// counting its values and opening its array as the general path would; returns the
+    /// msgid and the method's bytes. Anything else returns `None` and reads nothing,
+    /// and the general path takes over.
+    #[inline]
+    pub(crate) fn request_head(&mut self) -> Option<(u32, &'a [u8])> {
+        let (id, rest) = match *self.rest {
+            [0x94, 0x00, id @ 0x00..=0x7f, ref rest @ ..] => (u32::from(id), rest),
+            [0x94, 0x00, 0xcc, a, ref rest @ ..] => (u32::from(a), rest),
+            [0x94, 0x00, 0xcd, a, b, ref rest @ ..] => {
+                (u32::from(u16::from_be_bytes([a, b])), rest)
+            }
+            [0x94, 0x00, 0xce, a, b, c, d, ref rest @ ..] => {
+                (u32::from_be_bytes([a, b, c, d]), rest)
+            }
+            _ => return None,
+        };
+        let (&marker, rest) = rest.split_first()?;
+        if !(0xa0..=0xbf).contains(&marker) {
+            return None;
+        }
+        let len = usize::from(marker & 0x1f);
+        let method = rest.get(..len)?;
+        // The array and its first three items; the limits that could refuse them are
+        // left to the general path, which says which one.
+        if self.depth != 0 || self.limits.max_depth == 0 || self.limits.max_values < 4 {
+            return None;
+        }
+        self.values += 4;
+        self.depth = 1;
+        self.rest = rest.get(len..).unwrap_or(&[]);
+        Some((id, method))
+    }
+
     /// Reads one value; returns it if it is an unsigned integer.
     pub(crate) fn uint(&mut self) -> Result<Option<u64>, SliceError> {
         match self.header()? {
