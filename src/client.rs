@@ -155,9 +155,10 @@ impl<B: ServiceBuilder> ClientBuilder<B> {
     // ANCHOR: start_halves
     /// Starts the connection over a reader and a writer that are two objects, on the
     /// reactor, and returns its handle: a child process's stdout and stdin, or this
-    /// program's own stdin and stdout. The connection ends when `reader` reaches its end
-    /// (or fails); dropping `writer` with it tells the peer that we are gone. Fails,
-    /// starting nothing, if the configuration cannot work.
+    /// program's own stdin and stdout. Once `reader` reaches its end (or fails), the
+    /// connection finishes what it was sent and closes; dropping `writer` with it tells
+    /// the peer that we are gone. Fails, starting nothing, if the configuration cannot
+    /// work.
     pub fn start_halves<R, W>(
         self,
         reader: R,

@@ -296,7 +296,8 @@ impl ServerBuilder {
     /// Serves one connection over a reader and a writer that are two objects, like
     /// [`serve_connection`](ServerBuilder::serve_connection): this program's own stdin
     /// and stdout (a plugin started by its peer, for example), or a child
-    /// process's stdout and stdin. The connection ends when `reader` reaches its end.
+    /// process's stdout and stdin. Once `reader` reaches its end, the connection finishes
+    /// what it was sent (handlers, answers) and closes.
     /// Fails, starting nothing, if the configuration cannot work.
     pub fn serve_halves<R, W, B>(
         &self,

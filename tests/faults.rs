@@ -18,15 +18,17 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io;
+use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures::future::{self, FutureResult};
 use futures::Stream;
 use futures::{task, Async, Future, Poll};
-use rmp_rpc_demo::message::Message;
-use rmp_rpc_demo::{CallError, Client, Config, Params, Server, Service, Value};
-use tokio_core::net::{TcpListener, TcpStream};
+use rmp_rpc_demo::message::{Message, Request, Response};
+use rmp_rpc_demo::{CallError, Client, ClosedReason, Config, Params, Server, Service, Value};
+use tokio_core::net::{Incoming, TcpListener, TcpStream};
 use tokio_core::reactor::{Core, Handle};
 use tokio_io::{AsyncRead, AsyncWrite};
 
@@ -705,4 +707,281 @@ fn every_call_is_answered_once_or_failed_under_injected_faults_over_tcp() {
         tally
     );
     assert!(tally.completed > 0 && tally.cut > 0, "{:?}", tally);
+}
+
+// ---------------------------------------------------------------------------------------
+// Half-closed peers
+// ---------------------------------------------------------------------------------------
+
+/// A loopback TCP stream whose `shutdown` half-closes it (tokio-core's does nothing):
+/// the peer of the half-close conversations.
+struct HalfClosing(TcpStream);
+
+impl io::Read for HalfClosing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Write for HalfClosing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl AsyncRead for HalfClosing {}
+
+impl AsyncWrite for HalfClosing {
+    fn shutdown(&mut self) -> Poll<(), io::Error> {
+        self.0.shutdown(Shutdown::Write).map(Async::Ready)
+    }
+}
+
+/// Two ends of loopback TCP, the first one able to half-close.
+fn over_tcp(core: &mut Core, listener: &mut Listening) -> (HalfClosing, TcpStream) {
+    let connecting = TcpStream::connect(&listener.addr, &core.handle());
+    let accepting = listener
+        .incoming
+        .by_ref()
+        .into_future()
+        .map_err(|(err, _)| err);
+    let (peer, (accepted, _)) = run(core, connecting.join(accepting)).expect("a connection");
+    let (server, _) = accepted.expect("the listener accepts");
+    (HalfClosing(peer), server)
+}
+
+/// A loopback listener, for the half-close conversations over TCP.
+struct Listening {
+    addr: std::net::SocketAddr,
+    incoming: Incoming,
+}
+
+impl Listening {
+    fn new(core: &Core) -> Listening {
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        let listener = TcpListener::bind(&addr, &core.handle()).expect("listen on loopback");
+        Listening {
+            addr: listener.local_addr().expect("the listener's address"),
+            incoming: listener.incoming(),
+        }
+    }
+}
+
+/// Writes `bytes`, half-closes, and reads until the other side closes, all at once (a
+/// peer that wrote everything before reading could deadlock with a server that stops
+/// reading while its answers wait).
+fn send_then_half_close<T>(io: T, bytes: Vec<u8>) -> impl Future<Item = Vec<u8>, Error = io::Error>
+where
+    T: AsyncRead + AsyncWrite,
+{
+    let (reader, writer) = io.split();
+    let sending = tokio_io::io::write_all(writer, bytes)
+        .and_then(|(writer, _)| tokio_io::io::shutdown(writer));
+    let reading = tokio_io::io::read_to_end(reader, Vec::new()).map(|(_, read)| read);
+    sending.join(reading).map(|(_, read)| read)
+}
+
+/// A fault plan without errors: every byte must get through, slowly.
+fn slow_plan(rng: &mut XorShift) -> FaultPlan {
+    FaultPlan {
+        error: 0,
+        ..FaultPlan::random(rng)
+    }
+}
+
+/// A raw peer sends `calls` requests `echo [tag, polls, payload]` (answered after
+/// `polls` polls: out of order), half-closes, and reads until the server closes: every
+/// request gets its answer, and then the connection ends with `PeerClosed`. Both ends
+/// move their bytes through faults drawn from `seed` (no errors): the server's writes
+/// and the peer's reads a few bytes at a time, a slow reader.
+fn half_closed_peer_gets_every_answer<T, U>(
+    core: &mut Core,
+    seed: u64,
+    calls: usize,
+    payload: usize,
+    (peer_end, server_end): (T, U),
+) where
+    T: AsyncRead + AsyncWrite + 'static,
+    U: AsyncRead + AsyncWrite + 'static,
+{
+    let mut rng = XorShift::new(seed);
+    let (peer_io, _) = Faulty::new(peer_end, rng.next_u64(), slow_plan(&mut rng));
+    let (server_io, _) = Faulty::new(server_end, rng.next_u64(), slow_plan(&mut rng));
+    let handle = core.handle();
+    let record = Rc::new(RefCell::new(ServerRecord::default()));
+    let builder = {
+        let (record, handle) = (record.clone(), handle.clone());
+        move |peer: Client| EchoService {
+            peer,
+            handle: handle.clone(),
+            record: record.clone(),
+        }
+    };
+    let served = Server::builder()
+        .serve_connection(server_io, &builder, &handle)
+        .expect("a valid configuration");
+    let mut expected = HashMap::new();
+    let mut bytes = Vec::new();
+    for id in 0..calls as u32 {
+        // Remainder 1 by 5, 7 and 11: a plain echo, no notification, no panic.
+        let tag = u64::from(id) * 5 * 7 * PANIC_EVERY + 1;
+        let polls = rng.below(4);
+        let params = vec![tag.into(), polls.into(), Value::Binary(rng.bytes(payload))];
+        expected.insert(id, Value::Array(params.clone()));
+        let msg = Message::Request(Request {
+            id,
+            method: "echo".into(),
+            params,
+        });
+        bytes.extend(msg.to_bytes().expect("a request encodes"));
+    }
+    let read = run(core, send_then_half_close(peer_io, bytes))
+        .unwrap_or_else(|err| panic!("seed {}: the peer's side failed: {}", seed, err));
+    let answers = decode_stream(&read);
+    assert_eq!(
+        answers.len(),
+        calls,
+        "seed {}: answers to a half-closed peer",
+        seed
+    );
+    for answer in answers {
+        match answer {
+            Message::Response(Response {
+                id,
+                result: Ok(value),
+            }) => assert_eq!(
+                expected.remove(&id),
+                Some(value),
+                "seed {}: the answer to {}",
+                seed,
+                id
+            ),
+            other => panic!("seed {}: the server wrote {:?}", seed, other),
+        }
+    }
+    assert!(
+        matches!(served.closed_reason(), Some(ClosedReason::PeerClosed)),
+        "seed {}: {:?}",
+        seed,
+        served.closed_reason()
+    );
+}
+
+#[test]
+fn a_peer_that_half_closes_gets_every_answer_under_faults() {
+    let first = env_u64("FAULT_FIRST_SEED", 1);
+    let seeds = env_u64("FAULT_SEEDS", 200);
+    let mut core = Core::new().expect("a reactor");
+    for seed in first..first + seeds {
+        let mut rng = XorShift::new(seed ^ 0x4a1f);
+        let calls = 1 + rng.below(100) as usize;
+        let payload = [0, 40, 300][rng.below(3) as usize];
+        let ends = in_memory(&mut core, &mut rng);
+        half_closed_peer_gets_every_answer(&mut core, seed, calls, payload, ends);
+    }
+}
+
+#[test]
+fn two_hundred_large_answers_reach_a_slow_reader_that_half_closed() {
+    // 200 answers of 16 KiB (3.2 MB), through a pipe that holds 4 KiB each way, read a
+    // few bytes at a time now and then: the server's write buffer fills and empties
+    // many times after the end of the peer's stream.
+    let mut core = Core::new().expect("a reactor");
+    let first = env_u64("FAULT_FIRST_SEED", 1);
+    for seed in first..first + 3 {
+        let ends = pipe(4096);
+        half_closed_peer_gets_every_answer(&mut core, seed, 200, 16 * 1024, ends);
+    }
+}
+
+#[test]
+fn a_peer_that_half_closes_gets_every_answer_under_faults_over_tcp() {
+    let first = env_u64("FAULT_FIRST_SEED", 1);
+    let seeds = env_u64("FAULT_TCP_SEEDS", 50);
+    let mut core = Core::new().expect("a reactor");
+    let mut listener = Listening::new(&core);
+    for seed in first..first + seeds {
+        let mut rng = XorShift::new(seed ^ 0x4a1f);
+        let calls = 1 + rng.below(100) as usize;
+        let payload = [0, 40, 300, 16 * 1024][rng.below(4) as usize];
+        let ends = over_tcp(&mut core, &mut listener);
+        half_closed_peer_gets_every_answer(&mut core, seed, calls, payload, ends);
+    }
+    // And the large answers to a slow reader, over TCP.
+    let ends = over_tcp(&mut core, &mut listener);
+    half_closed_peer_gets_every_answer(&mut core, first, 200, 64 * 1024, ends);
+}
+
+/// Our client sends `calls` requests; a raw peer answers them all, then half-closes:
+/// every call gets its answer, and then the connection ends with `PeerClosed`. The
+/// client's transport has faults drawn from `seed` (no errors).
+fn client_gets_the_answers_sent_before_a_half_close(core: &mut Core, seed: u64, calls: usize) {
+    let mut rng = XorShift::new(seed);
+    let (client_end, peer) = pipe([7, 64, 1024, usize::MAX][rng.below(4) as usize]);
+    let (client_io, _) = Faulty::new(client_end, rng.next_u64(), slow_plan(&mut rng));
+    let handle = core.handle();
+    let client = Client::new(client_io, &handle);
+    let outcomes: Outcomes = Rc::new(RefCell::new(vec![None; calls]));
+    for i in 0..calls {
+        let outcomes = outcomes.clone();
+        let call = client.request("double", vec![(i as u64).into()]);
+        handle.spawn(call.then(move |outcome| {
+            outcomes.borrow_mut()[i] = Some(outcome);
+            Ok(())
+        }));
+    }
+    // The peer reads every request, answers them all, and half-closes.
+    let mut written = Vec::new();
+    let mut turns = 0;
+    let requests = loop {
+        written.extend(peer.drain());
+        let requests = decode_stream(&written);
+        if requests.len() == calls {
+            break requests;
+        }
+        assert!(turns < MAX_TURNS, "seed {}: the requests never came", seed);
+        core.turn(Some(Duration::from_millis(0)));
+        turns += 1;
+    };
+    for request in requests {
+        let (id, x) = match request {
+            Message::Request(Request { id, params, .. }) => (id, params[0].as_u64()),
+            other => panic!("seed {}: the client wrote {:?}", seed, other),
+        };
+        let answer = Message::Response(Response {
+            id,
+            result: Ok(Value::from(2 * x.expect("a number"))),
+        });
+        peer.feed(&answer.to_bytes().expect("an answer encodes"));
+    }
+    peer.close_write();
+    // The client keeps its handle: the end of the peer's stream is what ends it.
+    let reason = run(core, client.closed()).expect("the connection ends");
+    assert!(
+        matches!(reason, ClosedReason::PeerClosed),
+        "seed {}: {:?}",
+        seed,
+        reason
+    );
+    for (i, outcome) in outcomes.borrow().iter().enumerate() {
+        match outcome {
+            Some(Ok(value)) => assert_eq!(value, &Value::from(2 * i as u64), "seed {}", seed),
+            other => panic!("seed {}: call {} ended with {:?}", seed, i, other),
+        }
+    }
+}
+
+#[test]
+fn a_client_gets_the_answers_its_peer_sent_before_half_closing_under_faults() {
+    let first = env_u64("FAULT_FIRST_SEED", 1);
+    let seeds = env_u64("FAULT_SEEDS", 200);
+    let mut core = Core::new().expect("a reactor");
+    for seed in first..first + seeds {
+        let calls = 1 + XorShift::new(seed).below(50) as usize;
+        client_gets_the_answers_sent_before_a_half_close(&mut core, seed, calls);
+    }
 }

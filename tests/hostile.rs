@@ -21,6 +21,7 @@ mod common;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::thread;
+use std::time::Instant;
 
 use rmpv::Value;
 
@@ -28,7 +29,7 @@ use common::faults::XorShift;
 use common::panicky::PanickyServer;
 use common::process::{mib, ProcStats};
 use common::wire::{decode_values, encode, notification, parse_response, request};
-use common::{ExampleServer, RawPeer};
+use common::{ExampleServer, RawPeer, HANG};
 
 /// Peak memory growth allowed when no large message may be accepted.
 const SMALL_BOUND_KIB: u64 = 8 * 1024;
@@ -82,17 +83,16 @@ impl Case {
     }
 
     // ANCHOR: finish
-    /// Checks the bystander, waits (in bystander calls, see [`SETTLE_CALLS`]) for the
+    /// Checks the bystander, waits (in bystander calls, for at most [`HANG`]) for the
     /// server to drop every attacker connection, checks the memory bound, and prints
     /// the figures.
     fn finish(mut self, bound_kib: u64, sent: usize) {
         self.check();
         let mut end = self.server.stats();
-        let mut calls = 0;
-        while end.fds > self.start.fds && calls < SETTLE_CALLS {
+        let deadline = Instant::now() + HANG;
+        while end.fds > self.start.fds && Instant::now() < deadline {
             self.check();
             end = self.server.stats();
-            calls += 1;
         }
         assert!(
             end.fds <= self.start.fds,
@@ -655,26 +655,92 @@ fn a_half_closed_peer_gets_the_answers_to_what_it_sent() {
     case.finish(SMALL_BOUND_KIB, bytes.len());
 }
 
+// ANCHOR: half_close
 #[test]
-fn a_half_close_ends_the_conversation_and_the_handlers_still_running() {
-    // By design (book, chapter 4.3): end-of-stream ends the conversation; the answers
-    // already queued are flushed, the handlers still running are dropped. From the
-    // server's side a half-close and a peer that has gone look the same.
-    let case = Case::begin("slow request then half-close");
+fn a_slow_request_then_a_half_close_gets_its_answer() {
+    // `nc -N` and friends: send the request, then `shutdown(SHUT_WR)`, "that was my last
+    // request", and read the answer.
+    let case = Case::begin("sleep [100] then half-close");
     let mut peer = case.attacker();
-    let bytes = [
-        add(1, 1, 1),
-        encode(&request(2, "sleep", vec![600_000.into()])),
-    ]
-    .concat();
+    let bytes = encode(&request(1, "sleep", vec![100.into()]));
     peer.send(&bytes).expect("send");
     peer.shutdown_write();
     let responses: Vec<_> = read_valid_until_closed(&mut peer)
         .iter()
         .filter_map(parse_response)
         .collect();
-    assert_eq!(responses, vec![(1, Ok(Value::from(2)))]);
+    assert_eq!(responses, vec![(1, Ok(Value::from(100)))]);
     case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+
+#[test]
+fn a_hundred_pipelined_requests_then_a_half_close_get_a_hundred_answers() {
+    let case = Case::begin("100 sleeps of 5 ms then half-close");
+    let mut peer = case.attacker();
+    let bytes: Vec<u8> = (0..100u64)
+        .flat_map(|i| encode(&request(i, "sleep", vec![5.into()])))
+        .collect();
+    peer.send(&bytes).expect("send");
+    peer.shutdown_write();
+    let mut responses: Vec<_> = read_valid_until_closed(&mut peer)
+        .iter()
+        .filter_map(parse_response)
+        .collect();
+    responses.sort_by_key(|(id, _)| *id);
+    let expected: Vec<_> = (0..100u64).map(|i| (i, Ok(Value::from(5)))).collect();
+    assert_eq!(responses, expected);
+    case.finish(SMALL_BOUND_KIB, bytes.len());
+}
+// ANCHOR_END: half_close
+
+#[test]
+fn two_hundred_large_answers_reach_a_slow_reader_that_half_closed() {
+    // 200 requests for unknown methods with 64 KiB names: each error answer repeats its
+    // name, 64 KiB each way. One thread sends them all and half-closes; this one reads
+    // the answers 4 KiB at a time, with a bystander call every 256 KiB. The server's
+    // write buffer (256 KiB) fills and empties many times after the end of our stream.
+    let mut case = Case::begin("200 x 64 KiB answers, slow reader, half-closed");
+    let mut peer = case.attacker();
+    let name = |i: u64| format!("{:03}{}", i, "x".repeat(64 * 1024));
+    let bytes: Vec<u8> = (0..200u64)
+        .flat_map(|i| encode(&request(i, &name(i), vec![])))
+        .collect();
+    let sent = bytes.len();
+    let mut writer = peer.stream.try_clone().expect("clone the socket");
+    let sending = thread::spawn(move || {
+        writer
+            .write_all(&bytes)
+            .expect("the server reads every request");
+        writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+    });
+    let mut read = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for reads in 1.. {
+        match io::Read::read(&mut peer.stream, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => read.extend_from_slice(&chunk[..n]),
+            Err(err) => panic!("reading the answers: {}", err),
+        }
+        if reads % 64 == 0 {
+            case.check();
+        }
+    }
+    sending.join().expect("the sending thread");
+    let values = decode_values(&read);
+    assert_eq!(values.len(), 200, "answers before the server closed");
+    for (i, value) in values.iter().enumerate() {
+        let (id, result) = parse_response(value).expect("a response");
+        assert_eq!(id, i as u64, "the answers come in order");
+        let error = result.expect_err("an unknown method is an error");
+        assert!(
+            error.as_str().is_some_and(|text| text.contains(&name(id))),
+            "the answer to {} names its own method",
+            id
+        );
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
 }
 
 #[test]
@@ -701,11 +767,14 @@ fn a_half_close_in_the_middle_of_a_message_ends_the_connection() {
 }
 
 #[test]
-fn a_peer_that_leaves_with_the_in_flight_cap_reached_is_let_go() {
-    let mut case = Case::begin("1100 sleeps of 10 min, then close");
+fn a_peer_that_leaves_with_the_in_flight_cap_reached_is_let_go_once_its_handlers_are_done() {
+    // From the server's side, a peer that has gone looks like one that half-closed: its
+    // requests are still handled (1024 at a time, Config::max_in_flight), and the
+    // connection closes when the first answer cannot be written, or all are.
+    let mut case = Case::begin("1100 sleeps of 300 ms, then close");
     let mut peer = case.attacker();
     let bytes: Vec<u8> = (0..1100u64)
-        .flat_map(|i| encode(&request(i, "sleep", vec![600_000.into()])))
+        .flat_map(|i| encode(&request(i, "sleep", vec![300.into()])))
         .collect();
     peer.send(&bytes).expect("send");
     case.check();

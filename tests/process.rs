@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use common::python::{peer_script, require_python_msgpack};
 use common::{example_binary, run, HANG};
 use futures::future::{self, FutureResult};
-use futures::Stream;
+use futures::{Future, Stream};
 use rmp_rpc_demo::errors::CodecError;
 use rmp_rpc_demo::process::{Child, ChildStderr};
-use rmp_rpc_demo::{CallError, Client, ClosedReason, Params, Service, Value};
-use tokio_core::reactor::Core;
+use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Params, Service, Value};
+use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// `python3 tests/peers/stdio_peer.py ARGS...`, its stderr piped.
 fn stdio_peer(args: &[&str]) -> Command {
@@ -224,17 +224,26 @@ fn a_child_that_closes_its_stdout_after_a_request_still_reads_our_answer() {
     }
 }
 
-/// Never answers: its handler's future stays pending.
-struct Stalls;
+/// Answers `double [n]` after 20 ms: still running when the child's stdout ends.
+struct DoublesLater {
+    handle: Handle,
+}
 
-impl Service for Stalls {
+impl Service for DoublesLater {
     type Output = Value;
     type Error = Value;
-    type RequestFuture = future::Empty<Value, Value>;
+    type RequestFuture = BoxFuture<Value, Value>;
     type NotificationFuture = FutureResult<(), ()>;
 
-    fn handle_request(&mut self, _: &str, _: Params) -> Self::RequestFuture {
-        future::empty()
+    fn handle_request(&mut self, _: &str, params: Params) -> Self::RequestFuture {
+        let n = params.into_values().first().and_then(Value::as_i64);
+        let timer = Timeout::new(Duration::from_millis(20), &self.handle);
+        Box::new(
+            future::result(timer)
+                .flatten()
+                .map_err(|err| Value::from(err.to_string()))
+                .and_then(move |()| n.map(|n| Value::from(n * 2)).ok_or_else(|| "no n".into())),
+        )
     }
 
     fn handle_notification(&mut self, _: &str, _: Params) -> Self::NotificationFuture {
@@ -243,22 +252,25 @@ impl Service for Stalls {
 }
 
 #[test]
-fn a_handler_still_running_when_the_child_closes_its_stdout_ends_with_the_connection() {
+fn a_handler_still_running_when_the_child_closes_its_stdout_still_answers_it() {
     let mut core = Core::new().unwrap();
+    let handle = core.handle();
     let mut child = Client::builder()
-        .handler(|_peer| Stalls)
+        .handler(move |_peer| DoublesLater {
+            handle: handle.clone(),
+        })
         .spawn(
             &mut stdio_peer(&["--ask-then-close-stdout"]),
             &core.handle(),
         )
         .expect("start the stdio peer");
     let lines = stderr_lines(child.take_stderr().expect("piped"));
-    // The end of the child's stdout ends the connection: the handler still running is
-    // dropped, and the child reads the end of its stdin instead of an answer.
+    // The end of the child's stdout is a half-close: the handler still running
+    // finishes, and its answer goes the other way before the connection closes.
     let rest = run(&mut core, lines.collect()).unwrap();
-    assert_eq!(rest, ["stdio peer ready"]);
+    assert_eq!(rest, ["stdio peer ready", "got [1, 7, null, 42]"]);
     match closed(&mut core, child.client()) {
-        ClosedReason::Exited(status) => assert_eq!(status.code(), Some(3)),
+        ClosedReason::Exited(status) => assert_eq!(status.code(), Some(0)),
         other => panic!("expected the child's exit, got {:?}", other),
     }
 }

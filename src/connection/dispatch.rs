@@ -375,6 +375,13 @@ impl<S: Service> Dispatch<S> {
             && self.parked.is_none()
     }
 
+    /// Nothing our handles queued waits to be sent: the channels were found empty since
+    /// the last wake-up.
+    #[inline]
+    pub(crate) fn nothing_to_send(&self) -> bool {
+        self.outgoing_blocked
+    }
+
     /// No call of ours waits for an answer.
     #[inline]
     pub(crate) fn no_calls_waiting(&self) -> bool {

@@ -89,14 +89,30 @@ enum Lifecycle {
         /// no timer could be armed).
         grace: Option<Timeout>,
     },
-    /// The peer closed its side: nothing more will arrive.
-    PeerClosed,
+    /// The peer closed its side: nothing more will arrive. From our side, a peer that
+    /// half-closed (`shutdown(SHUT_WR)`: "that was my last request") looks the same as
+    /// one that has gone, so read nothing more, but handle every message already
+    /// received, let the handlers finish and every answer leave, then close. Only a
+    /// failed write, or a shutdown's grace running out, closes it earlier.
+    PeerClosed {
+        /// What is left in the read buffer holds no whole message: all was dispatched.
+        drained: bool,
+    },
 }
 
 impl Lifecycle {
     /// Do we read the peer's bytes in this state?
     fn reads(&self) -> bool {
         matches!(self, Lifecycle::Open | Lifecycle::Released)
+    }
+
+    /// Do we dispatch the messages already read? Also once the peer closed its side:
+    /// they were sent before it did.
+    fn dispatches(&self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Open | Lifecycle::Released | Lifecycle::PeerClosed { .. }
+        )
     }
 }
 // ANCHOR_END: lifecycle
@@ -203,7 +219,7 @@ where
                     progress = Progress::Made;
                     continue;
                 }
-            } else if self.lifecycle.reads() {
+            } else if self.lifecycle.dispatches() {
                 let dispatch = &mut self.dispatch;
                 let decoded = self
                     .transport
@@ -212,6 +228,13 @@ where
                 if decoded == Decode::Delivered {
                     progress = Progress::Made;
                     continue;
+                }
+                if let Lifecycle::PeerClosed { ref mut drained } = self.lifecycle {
+                    if !*drained {
+                        // Nothing more will arrive: what is left will never be whole.
+                        *drained = true;
+                        self.transport.drop_incomplete();
+                    }
                 }
             }
             if !self.can_read() {
@@ -222,8 +245,9 @@ where
                 // The transport will wake us when there is more to read.
                 Ok(Read::Blocked) => break,
                 Ok(Read::End) => {
-                    self.lifecycle = Lifecycle::PeerClosed;
-                    return Ok(Progress::Made);
+                    // Dispatch what is still in the read buffer, then read no more.
+                    self.lifecycle = Lifecycle::PeerClosed { drained: false };
+                    progress = Progress::Made;
                 }
                 Err(err) => return Err(ClosedReason::Io(Arc::new(err))),
             }
@@ -279,13 +303,14 @@ where
                     Err(ClosedReason::ShutDown)
                 }
             },
-            Lifecycle::Draining { grace: None } | Lifecycle::PeerClosed => Ok(()),
+            Lifecycle::Draining { grace: None } => Ok(()),
             Lifecycle::Released => {
                 // A caller giving up will wake us (see `finished`).
                 self.dispatch.watch_callers();
                 self.poll_shutdown()
             }
-            Lifecycle::Open => self.poll_shutdown(),
+            // A shutdown also ends the wait for the handlers of a peer that has gone.
+            Lifecycle::Open | Lifecycle::PeerClosed { .. } => self.poll_shutdown(),
         }
     }
 
@@ -316,17 +341,23 @@ where
     // ANCHOR_END: poll_lifecycle
 
     // ANCHOR: finished
-    /// Is the connection over, and why?
+    /// Is the connection over, and why? Every state but `Open` ends once nothing runs
+    /// and nothing waits to be sent; a client released by its handles also waits for
+    /// the answers to its calls, which can still come.
     fn finished(&self) -> Option<ClosedReason> {
-        let idle = || self.dispatch.is_idle() && self.transport.is_flushed();
+        let idle = || {
+            self.dispatch.is_idle()
+                && self.dispatch.nothing_to_send()
+                && self.transport.is_flushed()
+        };
         match self.lifecycle {
             Lifecycle::Open => None,
-            Lifecycle::PeerClosed => Some(ClosedReason::PeerClosed),
+            Lifecycle::PeerClosed { drained: true } if idle() => Some(ClosedReason::PeerClosed),
             Lifecycle::Draining { .. } if idle() => Some(ClosedReason::ShutDown),
             Lifecycle::Released if idle() && self.dispatch.no_calls_waiting() => {
                 Some(ClosedReason::ShutDown)
             }
-            Lifecycle::Draining { .. } | Lifecycle::Released => None,
+            Lifecycle::PeerClosed { .. } | Lifecycle::Draining { .. } | Lifecycle::Released => None,
         }
     }
     // ANCHOR_END: finished

@@ -264,15 +264,7 @@ impl<I: Io> Transport<I> {
         }
         self.make_read_room();
         match AsyncRead::read_buf(self.io.reader(), &mut self.read_buf) {
-            Ok(Async::Ready(0)) => {
-                if !self.read_buf.is_empty() {
-                    log::debug!(
-                        "peer closed the connection in the middle of a message ({} bytes dropped)",
-                        self.read_buf.len()
-                    );
-                }
-                Ok(Read::End)
-            }
+            Ok(Async::Ready(0)) => Ok(Read::End),
             Ok(Async::Ready(_)) => Ok(Read::Bytes),
             // The stream will wake us when there is more to read.
             Ok(Async::NotReady) => {
@@ -290,6 +282,18 @@ impl<I: Io> Transport<I> {
         if self.read_buf.remaining_mut() < READ_CHUNK {
             let wanted = self.codec.bytes_wanted(&self.read_buf);
             self.read_buf.reserve(cmp::max(READ_CHUNK, wanted));
+        }
+    }
+
+    /// Drops the start of a message that will never be finished: the peer closed its
+    /// side in the middle of it.
+    pub(crate) fn drop_incomplete(&mut self) {
+        if !self.read_buf.is_empty() {
+            log::debug!(
+                "the peer closed its side in the middle of a message ({} bytes dropped)",
+                self.read_buf.len()
+            );
+            self.read_buf = BytesMut::new();
         }
     }
 
