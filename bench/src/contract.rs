@@ -66,6 +66,22 @@ pub fn listen_addr() -> std::net::SocketAddr {
     }
 }
 
+/// The flags after the address, each one of `known`; anything else stops the program
+/// with a usage line.
+pub fn flags(known: &[&str]) -> Vec<String> {
+    let flags: Vec<String> = std::env::args().skip(2).collect();
+    if let Some(unknown) = flags.iter().find(|flag| !known.contains(&flag.as_str())) {
+        eprintln!(
+            "error: unknown flag `{}`; usage: {} [ADDR] [{}]",
+            unknown,
+            std::env::args().next().unwrap_or_default(),
+            known.join("] [")
+        );
+        std::process::exit(1);
+    }
+    flags
+}
+
 /// Prints the line the runner waits for, like the example server does.
 pub fn announce(addr: std::net::SocketAddr) {
     use std::io::Write;

@@ -9,11 +9,17 @@
 //! text, found by skipping values; `sleep` and `ping` are not implemented: the benchmark
 //! does not send them here.
 //!
-//! `server-limit [ADDR]` (default 127.0.0.1:0) prints `listening on ADDR`.
+//! With `--thread-per-connection`, the plain way to use every core instead: a thread per
+//! connection, blocking sockets, one `read` and one `write` per round, answered the same
+//! way.
+//!
+//! `server-limit [ADDR] [--thread-per-connection]` (default 127.0.0.1:0) prints
+//! `listening on ADDR`.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::io::AsRawFd;
+use std::thread;
 
 use rmp_rpc_demo_bench::contract;
 use rmp_rpc_demo_bench::wire::{get_int, put_int, put_uint, skip_value, Parsed};
@@ -41,6 +47,12 @@ fn main() {
         eprintln!("error: cannot listen on {}: {}", addr, err);
         std::process::exit(1)
     });
+    let thread_per_connection = !contract::flags(&["--thread-per-connection"]).is_empty();
+    if thread_per_connection {
+        contract::announce(listener.local_addr().expect("local address"));
+        run_threads(listener);
+        return;
+    }
     listener
         .set_nonblocking(true)
         .expect("non-blocking listener");
@@ -142,6 +154,61 @@ fn run(listener: TcpListener) -> io::Result<()> {
                 free.push(slot);
             }
         }
+    }
+}
+
+/// A thread per connection, each blocking on its socket.
+fn run_threads(listener: TcpListener) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                thread::spawn(move || serve_blocking(stream));
+            }
+            Err(err) => eprintln!("accept failed: {}", err),
+        }
+    }
+}
+
+/// One connection on its own thread: read what came, answer every complete request,
+/// write the answers, until the peer closes.
+fn serve_blocking(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 2 * MIN_READ];
+    let (mut start, mut end) = (0, 0);
+    let mut out = Vec::with_capacity(MIN_READ);
+    loop {
+        if start == end {
+            start = 0;
+            end = 0;
+        } else if buf.len() - end < MIN_READ {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            if buf.len() - end < MIN_READ {
+                let len = buf.len() * 2;
+                buf.resize(len, 0);
+            }
+        }
+        match stream.read(&mut buf[end..]) {
+            Ok(0) => return,
+            Ok(n) => end += n,
+            Err(ref err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        loop {
+            match answer(&buf[start..end], &mut out) {
+                Parsed::Done((), len) => start += len,
+                Parsed::Incomplete => break,
+                Parsed::Invalid(why) => {
+                    eprintln!("closing a connection: {}", why);
+                    return;
+                }
+            }
+        }
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+        out.clear();
     }
 }
 

@@ -1,7 +1,10 @@
 //! The example server's contract (`add`, `sub`, `sleep`, `ping` -> `pong`) on msgpack-rpc
-//! 0.4 (tokio 1), on a single-threaded (current_thread) runtime like ours.
+//! 0.4 (tokio 1), on a single-threaded (current_thread) runtime like ours, or with
+//! `--multi-thread` on tokio 1's multi-threaded runtime (one worker per core, work
+//! stealing).
 //!
-//! `server-msgpack-rpc [ADDR]` (default 127.0.0.1:0) prints `listening on ADDR`.
+//! `server-msgpack-rpc [ADDR] [--multi-thread]` (default 127.0.0.1:0) prints
+//! `listening on ADDR`.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -69,10 +72,15 @@ impl ServiceWithClient for Calculator {
 
 fn main() {
     let addr = contract::listen_addr();
-    let runtime = tokio1::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let multi_thread = !contract::flags(&["--multi-thread"]).is_empty();
+    let runtime = if multi_thread {
+        tokio1::runtime::Builder::new_multi_thread()
+    } else {
+        tokio1::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     runtime.block_on(async move {
         let listener = TcpListener::bind(addr).await.unwrap_or_else(|err| {
             eprintln!("error: cannot listen on {}: {}", addr, err);

@@ -1,7 +1,8 @@
 //! The example server's contract (`add`, `sub`, `sleep`, `ping` -> `pong`) on rmp-rpc 0.3
-//! (tokio 0.1), on a single-threaded runtime like ours.
+//! (tokio 0.1), on a single-threaded runtime like ours, or with `--pool` on `tokio::run`'s
+//! thread pool (one worker per core, work stealing), as rmp-rpc's own examples run.
 //!
-//! `server-rmp-rpc [ADDR]` (default 127.0.0.1:0) prints `listening on ADDR`.
+//! `server-rmp-rpc [ADDR] [--pool]` (default 127.0.0.1:0) prints `listening on ADDR`.
 
 use std::time::{Duration, Instant};
 
@@ -90,15 +91,24 @@ fn main() {
         eprintln!("error: cannot listen on {}: {}", addr, err);
         std::process::exit(1)
     });
+    let pool = !contract::flags(&["--pool"]).is_empty();
     contract::announce(listener.local_addr().expect("local address"));
-    let server = listener
+    let incoming = listener
         .incoming()
-        .map_err(|err| eprintln!("accept failed: {}", err))
-        .for_each(|stream| {
+        .map_err(|err| eprintln!("accept failed: {}", err));
+    if pool {
+        tokio01::run(incoming.for_each(|stream| {
             let _ = stream.set_nodelay(true);
-            current_thread::spawn(Endpoint::new(stream, Calculator).map_err(|_| ()));
+            tokio01::spawn(Endpoint::new(stream, Calculator).map_err(|_| ()));
             Ok(())
-        });
+        }));
+        return;
+    }
+    let server = incoming.for_each(|stream| {
+        let _ = stream.set_nodelay(true);
+        current_thread::spawn(Endpoint::new(stream, Calculator).map_err(|_| ()));
+        Ok(())
+    });
     let mut runtime = current_thread::Runtime::new().expect("runtime");
     let _ = runtime.block_on(server);
 }

@@ -1,10 +1,11 @@
-//! The runner: starts the servers pinned to CPU 0, runs every scenario against every
-//! server with the load generator, and every client driver against the limit server, in
-//! two pinning modes, alternating the order between rounds; prints the medians and the
-//! ratios ours / peer. With `--memory`, measures our server's memory instead.
+//! The runner: starts the servers, runs every scenario against every server with the
+//! load generator, and every client driver against the limit server, in three modes (two
+//! pinned to CPU 0 with single-threaded servers, one unpinned with the multi-threaded
+//! ones), alternating the order between rounds; prints the medians and the ratios ours /
+//! peer. With `--memory`, measures our server's memory instead.
 //!
 //! ```text
-//! cargo run --release --bin bench -- [--quick] [--rounds N] [--duration SECS] [--mode same|split]
+//! cargo run --release --bin bench -- [--quick] [--rounds N] [--duration SECS] [--mode same|split|free]
 //! cargo run --release --bin bench -- --memory [--idle N] [--in-flight K]
 //! ```
 //!

@@ -10,9 +10,17 @@ pub enum Server {
     Ours,
     /// The same example server with `--typed`: its `Router` of typed handlers.
     OursTyped,
+    /// Ours on two reactors, one thread each (`--threads 2`).
+    OursThreads,
     RmpRpc,
+    /// rmp-rpc 0.3 on `tokio::run`'s thread pool (`--pool`).
+    RmpRpcPool,
     MsgpackRpc,
+    /// msgpack-rpc 0.4 on tokio 1's multi-threaded runtime (`--multi-thread`).
+    MsgpackRpcMulti,
     Limit,
+    /// The limit server with a thread per connection (`--thread-per-connection`).
+    LimitThreads,
     /// A server given with `--server LABEL=PATH`, to compare builds (index in EXTRA).
     Extra(usize),
 }
@@ -30,20 +38,56 @@ impl Server {
         let mut all = vec![
             Server::Ours,
             Server::OursTyped,
+            Server::OursThreads,
             Server::RmpRpc,
+            Server::RmpRpcPool,
             Server::MsgpackRpc,
+            Server::MsgpackRpcMulti,
             Server::Limit,
+            Server::LimitThreads,
         ];
         all.extend((0..extra_servers().len()).map(Server::Extra));
         all
     }
 
+    /// The servers measured in `mode`, the extra ones last: single-threaded ones when
+    /// pinned to one CPU, the multi-threaded ones (and ours on one thread, to compare)
+    /// when the scheduler places them.
+    pub fn for_mode(mode: Mode) -> Vec<Server> {
+        let mut servers = match mode {
+            Mode::Same | Mode::Split => vec![
+                Server::Ours,
+                Server::OursTyped,
+                Server::RmpRpc,
+                Server::MsgpackRpc,
+                Server::Limit,
+            ],
+            Mode::Free => vec![
+                Server::Ours,
+                Server::OursThreads,
+                Server::RmpRpcPool,
+                Server::MsgpackRpcMulti,
+                Server::LimitThreads,
+            ],
+        };
+        servers.extend((0..extra_servers().len()).map(Server::Extra));
+        servers
+    }
+
+    /// The server the ratio columns of `mode` compare with the others.
+    pub fn reference(mode: Mode) -> Server {
+        match mode {
+            Mode::Same | Mode::Split => Server::Ours,
+            Mode::Free => Server::OursThreads,
+        }
+    }
+
     pub fn program(self, bin_dir: &Path) -> PathBuf {
         let name = match self {
-            Server::Ours | Server::OursTyped => "server-ours",
-            Server::RmpRpc => "server-rmp-rpc",
-            Server::MsgpackRpc => "server-msgpack-rpc",
-            Server::Limit => "server-limit",
+            Server::Ours | Server::OursTyped | Server::OursThreads => "server-ours",
+            Server::RmpRpc | Server::RmpRpcPool => "server-rmp-rpc",
+            Server::MsgpackRpc | Server::MsgpackRpcMulti => "server-msgpack-rpc",
+            Server::Limit | Server::LimitThreads => "server-limit",
             Server::Extra(i) => return extra_servers()[i].1.clone(),
         };
         bin_dir.join(name)
@@ -53,6 +97,10 @@ impl Server {
     pub fn args(self) -> &'static [&'static str] {
         match self {
             Server::OursTyped => &["--typed"],
+            Server::OursThreads => &["--threads", "2"],
+            Server::RmpRpcPool => &["--pool"],
+            Server::MsgpackRpcMulti => &["--multi-thread"],
+            Server::LimitThreads => &["--thread-per-connection"],
             _ => &[],
         }
     }
@@ -61,9 +109,30 @@ impl Server {
         match self {
             Server::Ours => "ours",
             Server::OursTyped => "ours typed",
+            Server::OursThreads => "ours 2 threads",
             Server::RmpRpc => "rmp-rpc 0.3",
+            Server::RmpRpcPool => "rmp-rpc pool",
             Server::MsgpackRpc => "msgpack-rpc 0.4",
+            Server::MsgpackRpcMulti => "msgpack-rpc mt",
             Server::Limit => "limit",
+            Server::LimitThreads => "limit thr/conn",
+            Server::Extra(i) => return extra_servers()[i].0.clone(),
+        }
+        .to_owned()
+    }
+
+    /// The name in a ratio column's header.
+    pub fn short(self) -> String {
+        match self {
+            Server::Ours => "ours",
+            Server::OursTyped => "typed",
+            Server::OursThreads => "ours2",
+            Server::RmpRpc => "rmp-rpc",
+            Server::RmpRpcPool => "rmp-pool",
+            Server::MsgpackRpc => "msgpack-rpc",
+            Server::MsgpackRpcMulti => "msgpack-mt",
+            Server::Limit => "limit",
+            Server::LimitThreads => "limit-thr",
             Server::Extra(i) => return extra_servers()[i].0.clone(),
         }
         .to_owned()
@@ -98,20 +167,41 @@ impl ClientLib {
     }
 }
 
-/// Where the load runs relative to the server (always on CPU 0).
+/// Where the server and the load run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
-    /// Load generator on CPU 0 too: no cross-core wake-ups, the two share one core.
+    /// Server and load generator on CPU 0: no cross-core wake-ups, the two share one core.
     Same,
-    /// Load generator on CPU 1: each has a core, every message crosses cores.
+    /// Server on CPU 0, load generator on CPU 1: each has a core, every message crosses
+    /// cores.
     Split,
+    /// No pinning: the scheduler places the server's threads and the load generator.
+    Free,
 }
 
 impl Mode {
-    pub fn load_cpu(self) -> &'static str {
+    /// The CPU of the server, if pinned.
+    pub fn server_cpu(self) -> Option<&'static str> {
         match self {
-            Mode::Same => "0",
-            Mode::Split => "1",
+            Mode::Same | Mode::Split => Some("0"),
+            Mode::Free => None,
+        }
+    }
+
+    /// The CPU of the load generator or client driver, if pinned.
+    pub fn load_cpu(self) -> Option<&'static str> {
+        match self {
+            Mode::Same => Some("0"),
+            Mode::Split => Some("1"),
+            Mode::Free => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Same => "same",
+            Mode::Split => "split",
+            Mode::Free => "free",
         }
     }
 
@@ -119,6 +209,9 @@ impl Mode {
         match self {
             Mode::Same => "SAME CORE: server and load both pinned to CPU 0 (taskset -c 0)",
             Mode::Split => "ONE CORE EACH: server on CPU 0, load on CPU 1",
+            Mode::Free => {
+                "UNPINNED: no taskset, the scheduler places the server's threads and the load"
+            }
         }
     }
 }
@@ -142,7 +235,7 @@ pub struct Options {
 
 pub fn usage() -> ! {
     eprintln!(
-        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split] [--no-build] [--no-clients] [--server LABEL=PATH]... [--csv FILE]\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
+        "usage: bench [--quick] [--rounds N] [--duration SECS] [--mode same|split|free] [--no-build] [--no-clients] [--server LABEL=PATH]... [--csv FILE]\n       bench --memory [--idle N] [--in-flight K] [--no-build]"
     );
     std::process::exit(1);
 }
@@ -152,7 +245,7 @@ pub fn parse_options() -> Options {
         rounds: 3,
         duration: 2.0,
         warmup: 0.3,
-        modes: vec![Mode::Same, Mode::Split],
+        modes: vec![Mode::Same, Mode::Split, Mode::Free],
         build: true,
         memory: false,
         idle: 10_000,
@@ -187,6 +280,7 @@ pub fn parse_options() -> Options {
                 o.modes = match value().as_str() {
                     "same" => vec![Mode::Same],
                     "split" => vec![Mode::Split],
+                    "free" => vec![Mode::Free],
                     _ => usage(),
                 }
             }

@@ -43,6 +43,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts `program 127.0.0.1:0 ARGS...`, on `cpu` if given.
     pub fn start(program: &Path, args: &[&str], cpu: Option<&str>) -> Running {
         let binary = program
             .file_name()
@@ -129,17 +130,18 @@ impl Drop for Running {
     }
 }
 
-/// Runs one driver to completion (or kills it after `limit`); returns its measurement.
+/// Runs one driver to completion (or kills it after `limit`), on `cpu` if given; returns
+/// its measurement.
 pub fn run_driver(
     bin_dir: &Path,
     binary: &str,
-    cpu: &str,
+    cpu: Option<&str>,
     addr: SocketAddr,
     sc: Scenario,
     o: &Options,
 ) -> Result<Measurement, String> {
     // The driver must be reaped before this returns, so that its usage is counted.
-    let mut cmd = command(&bin_dir.join(binary), Some(cpu));
+    let mut cmd = command(&bin_dir.join(binary), cpu);
     cmd.arg("--addr")
         .arg(addr.to_string())
         .arg("--scenario")

@@ -26,10 +26,7 @@ pub fn write_csv(path: &Path, results: &BTreeMap<Key, Runs>) {
             if let Some((x, spread)) = median(Some(runs), |r| metric.value(r)) {
                 out += &format!(
                     "{},{},{},{},{},{},{:.4}\n",
-                    match mode {
-                        Mode::Same => "same",
-                        Mode::Split => "split",
-                    },
+                    mode.name(),
                     kind,
                     label.replace(',', ";"),
                     scenario.name(),
@@ -167,23 +164,28 @@ pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
         println!();
         println!("== {} ==", mode.title());
         println!();
-        println!("Servers, driven by the neutral load generator (loadgen):");
-        let mut header = format!("{:<31}", "scenario");
         // The typed server has a table of its own, below.
-        let all: Vec<Server> = Server::all()
+        let all: Vec<Server> = Server::for_mode(mode)
             .into_iter()
             .filter(|s| *s != Server::OursTyped)
             .collect();
+        let reference = Server::reference(mode);
+        let others: Vec<Server> = all.iter().copied().filter(|&s| s != reference).collect();
+        println!(
+            "Servers, driven by the neutral load generator (loadgen); ratios are {} / the column's server:",
+            reference.short()
+        );
+        let mut header = format!("{:<31}", "scenario");
         for s in &all {
             header += &format!("{:>16}", s.label());
         }
-        for s in &all[1..] {
-            header += &format!("{:>14}", format!("/{}", short(&s.label())));
+        for s in &others {
+            header += &format!("{:>14}", format!("/{}", s.short()));
         }
         println!("{}", header);
         for (sc, metric) in rows() {
             let mut line = format!("{:<31}", format!("{} {}", sc.title(), metric.unit()));
-            let ours = median(get(mode, Subject::Server(Server::Ours), sc), |m| {
+            let ours = median(get(mode, Subject::Server(reference), sc), |m| {
                 metric.value(m)
             });
             for &s in &all {
@@ -209,34 +211,39 @@ pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
                 };
                 line += &format!("{:>16}", cell);
             }
-            for &s in &all[1..] {
+            for &s in &others {
                 let peer = median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
                 line += &format!("{:>14}", ratio_cell(metric, ours, peer));
             }
             println!("{}", line);
         }
-        println!();
-        println!("Typed handlers: the same server with --typed (its Router), against the untyped one and the limit:");
-        println!(
-            "{:<31}{:>16}{:>16}{:>16}{:>14}{:>14}",
-            "scenario", "ours typed", "ours", "limit", "/ours", "/limit"
-        );
-        for (sc, metric) in rows() {
-            let value = |s: Server| median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
-            let cell =
-                |v: Option<(f64, f64)>| v.map_or("FAILED".to_owned(), |(x, _)| metric.format(x));
-            let typed = value(Server::OursTyped);
+        // The typed server is measured in the pinned modes only.
+        if mode != Mode::Free {
+            println!();
+            println!("Typed handlers: the same server with --typed (its Router), against the untyped one and the limit:");
             println!(
                 "{:<31}{:>16}{:>16}{:>16}{:>14}{:>14}",
-                format!("{} {}", sc.title(), metric.unit()),
-                cell(typed),
-                cell(value(Server::Ours)),
-                cell(value(Server::Limit)),
-                ratio_cell(metric, typed, value(Server::Ours)),
-                ratio_cell(metric, typed, value(Server::Limit)),
+                "scenario", "ours typed", "ours", "limit", "/ours", "/limit"
             );
+            for (sc, metric) in rows() {
+                let value =
+                    |s: Server| median(get(mode, Subject::Server(s), sc), |m| metric.value(m));
+                let cell = |v: Option<(f64, f64)>| {
+                    v.map_or("FAILED".to_owned(), |(x, _)| metric.format(x))
+                };
+                let typed = value(Server::OursTyped);
+                println!(
+                    "{:<31}{:>16}{:>16}{:>16}{:>14}{:>14}",
+                    format!("{} {}", sc.title(), metric.unit()),
+                    cell(typed),
+                    cell(value(Server::Ours)),
+                    cell(value(Server::Limit)),
+                    ratio_cell(metric, typed, value(Server::Ours)),
+                    ratio_cell(metric, typed, value(Server::Limit)),
+                );
+            }
         }
-        if o.clients {
+        if o.clients && mode != Mode::Free {
             println!();
             println!("Clients, against the limit server:");
             let mut header = format!("{:<31}", "scenario");
@@ -289,6 +296,9 @@ pub fn print_speed(results: &BTreeMap<Key, Runs>, o: &Options) {
     if o.modes.contains(&Mode::Same) {
         print_targets(results);
     }
+    if o.modes.contains(&Mode::Free) {
+        print_core_targets(results);
+    }
     if max_spread.0 > 0.0 {
         println!();
         println!(
@@ -311,6 +321,75 @@ pub fn ratio_cell(metric: Metric, ours: Option<(f64, f64)>, peer: Option<(f64, f
     match (ours, peer) {
         (Some((o, _)), Some((p, _))) if o > 0.0 && p > 0.0 => format!("{:.2}", metric.ratio(o, p)),
         _ => "-".to_owned(),
+    }
+}
+
+/// The targets of issue 15, unpinned: ours on two reactors against ours on one, the
+/// thread-per-connection limit server and the peers on their multi-threaded runtimes
+/// (16 connections), and no worse than one reactor on one connection (within the
+/// noise: the larger spread between rounds of the two, at least 3%).
+pub fn print_core_targets(results: &BTreeMap<Key, Runs>) {
+    let rate = |s: Server, sc: Scenario| {
+        median(
+            results.get(&(Mode::Free, Subject::Server(s), ScenarioKey::of(sc))),
+            |m| Metric::Rate.value(m),
+        )
+    };
+    let cpu = |s: Server, sc: Scenario| {
+        median(
+            results.get(&(Mode::Free, Subject::Server(s), ScenarioKey::of(sc))),
+            |m| Metric::Cpu.value(m),
+        )
+        .map(|(x, _)| x)
+    };
+    println!();
+    println!("Targets (issue 15), unpinned mode (CPU per request: ours 2 threads / the other):");
+    let two = Server::OursThreads;
+    let conns = Scenario::Connections;
+    for (other, target) in [
+        (Server::Ours, 1.5),
+        (Server::LimitThreads, 0.8),
+        (Server::RmpRpcPool, 1.5),
+        (Server::MsgpackRpcMulti, 1.5),
+    ] {
+        let what = format!("16 conns: {} / {}", two.label(), other.label());
+        match (rate(two, conns), rate(other, conns)) {
+            (Some((o, _)), Some((p, _))) if p > 0.0 => println!(
+                "  {:<54} {:>5.2}   target >= {:<4}  {:<7} CPU us/req {} / {}",
+                what,
+                o / p,
+                target,
+                if o / p >= target { "met" } else { "MISSED" },
+                cpu(two, conns).map_or("-".into(), |x| Metric::Cpu.format(x)),
+                cpu(other, conns).map_or("-".into(), |x| Metric::Cpu.format(x)),
+            ),
+            _ => println!(
+                "  {:<54} {:>5}   target >= {:<4}  no data",
+                what, "-", target
+            ),
+        }
+    }
+    for sc in [Scenario::Sequential, Scenario::Pipelined] {
+        let what = format!("{}: {} / ours", sc.title(), two.label());
+        match (rate(two, sc), rate(Server::Ours, sc)) {
+            (Some((o, o_spread)), Some((p, p_spread))) if p > 0.0 => {
+                let noise = o_spread.max(p_spread).max(0.03);
+                println!(
+                    "  {:<54} {:>5.2}   target >= {:.2} (1 - noise)  {:<7} CPU us/req {} / {}",
+                    what,
+                    o / p,
+                    1.0 - noise,
+                    if o / p >= 1.0 - noise {
+                        "met"
+                    } else {
+                        "MISSED"
+                    },
+                    cpu(two, sc).map_or("-".into(), |x| Metric::Cpu.format(x)),
+                    cpu(Server::Ours, sc).map_or("-".into(), |x| Metric::Cpu.format(x)),
+                );
+            }
+            _ => println!("  {:<54} {:>5}   no data", what, "-"),
+        }
     }
 }
 

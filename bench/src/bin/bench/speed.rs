@@ -57,17 +57,19 @@ impl ScenarioKey {
 }
 
 pub fn speed(bin_dir: &Path, o: &Options) {
-    let clients = if o.clients { ClientLib::ALL.len() } else { 0 };
-    let runs_per_round = Scenario::ALL.len() * (Server::all().len() + clients);
-    let estimate =
-        (o.duration + o.warmup + 0.25) * (runs_per_round * o.rounds * o.modes.len()) as f64;
+    let runs_per_round: usize = o
+        .modes
+        .iter()
+        .map(|&mode| Scenario::ALL.len() * (Server::for_mode(mode).len() + clients(o, mode).len()))
+        .sum();
+    let estimate = (o.duration + o.warmup + 0.25) * (runs_per_round * o.rounds) as f64;
     eprintln!(
-        "bench: {} round(s) x {} mode(s) x {} runs of {:.1} s (+{:.1} s warm-up): about {:.0} s",
+        "bench: {} round(s) x {} runs of {:.1} s (+{:.1} s warm-up) over {} mode(s): about {:.0} s",
         o.rounds,
-        o.modes.len(),
         runs_per_round,
         o.duration,
         o.warmup,
+        o.modes.len(),
         estimate
     );
     let load_before = load_average();
@@ -76,9 +78,12 @@ pub fn speed(bin_dir: &Path, o: &Options) {
     let started = Instant::now();
     let mut results: BTreeMap<Key, Runs> = BTreeMap::new();
     for &mode in &o.modes {
-        let mut servers: Vec<(Server, Running)> = Server::all()
+        let mut servers: Vec<(Server, Running)> = Server::for_mode(mode)
             .into_iter()
-            .map(|s| (s, Running::start(&s.program(bin_dir), s.args(), Some("0"))))
+            .map(|s| {
+                let running = Running::start(&s.program(bin_dir), s.args(), mode.server_cpu());
+                (s, running)
+            })
             .collect();
         for round in 0..o.rounds {
             for &sc in &Scenario::ALL {
@@ -115,15 +120,10 @@ pub fn speed(bin_dir: &Path, o: &Options) {
                         .push(outcome);
                     thread::sleep(Duration::from_millis(100));
                 }
-                let limit_addr = servers
-                    .iter()
-                    .find(|(s, _)| *s == Server::Limit)
-                    .map(|(_, r)| r.addr)
-                    .expect("the limit server");
-                let mut clients = if o.clients {
-                    ClientLib::ALL.to_vec()
-                } else {
-                    Vec::new()
+                let mut clients = clients(o, mode);
+                let limit_addr = match servers.iter().find(|(s, _)| *s == Server::Limit) {
+                    Some((_, running)) => running.addr,
+                    None => continue,
                 };
                 if round % 2 == 1 {
                     clients.reverse();
@@ -170,6 +170,16 @@ pub fn speed(bin_dir: &Path, o: &Options) {
             ""
         }
     );
+}
+
+/// The client drivers run in `mode`: all of them in the pinned modes (unless
+/// `--no-clients`), none unpinned, where the servers are the subject.
+fn clients(o: &Options, mode: Mode) -> Vec<ClientLib> {
+    if o.clients && mode != Mode::Free {
+        ClientLib::ALL.to_vec()
+    } else {
+        Vec::new()
+    }
 }
 
 pub fn progress(
