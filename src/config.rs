@@ -56,7 +56,10 @@ const DEFAULT_MAX_VALUES: usize = 1024 * 1024;
 /// A connection holds a read buffer (emptied as messages are decoded), the state of each
 /// running handler, at most `max_write_buffer` bytes of answers plus one message, and
 /// one message of up to `limits.max_message_size` bytes (decoded values at most
-/// `limits.max_values` of them) being received. A read buffer or write buffer larger
+/// `limits.max_values` of them) being received. The read buffer grows with the bytes
+/// of that message as they arrive (to at most four times what has arrived), never with
+/// what its header declares: a peer that sends the header of a 16 MiB message and
+/// nothing more costs 16 KiB. A read buffer or write buffer larger
 /// than 64 KiB is freed as soon as it is empty, so one large message does not pin its
 /// memory for the rest of the connection. The book's chapter "Measuring speed" gives
 /// the measured cost of an idle connection and of a request in flight.

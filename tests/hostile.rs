@@ -35,6 +35,9 @@ use common::{ExampleServer, RawPeer, HANG};
 const SMALL_BOUND_KIB: u64 = 8 * 1024;
 /// Peak memory growth allowed when one message up to the 16 MiB limit may be buffered.
 const LARGE_BOUND_KIB: u64 = 48 * 1024;
+/// Address space growth allowed while 64 connections each hold the head of a 16 MiB
+/// message: 1 MiB each, when what it holds is the 13 bytes that arrived.
+const VM_GROWTH_BOUND_KIB: u64 = 64 * 1024;
 /// The example server's `Limits::max_message_size` (the library default).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// Bystander calls we make while waiting for the server to close the attacker's
@@ -58,7 +61,11 @@ impl Case {
 
     /// A case against the example server started with `flags`.
     fn begin_with(name: &'static str, flags: &[&str]) -> Case {
-        let server = ExampleServer::start_with(flags);
+        Case::begin_on(name, ExampleServer::start_with(flags))
+    }
+
+    /// A case against `server`, already started.
+    fn begin_on(name: &'static str, server: ExampleServer) -> Case {
         let mut bystander = RawPeer::connect(server.addr);
         bystander.check();
         let start = server.stats();
@@ -309,6 +316,62 @@ fn headers_declaring_4_gib_close_the_connection_without_allocating() {
     case.finish(SMALL_BOUND_KIB, sent);
 }
 // ANCHOR_END: headers_4gib
+
+// ANCHOR: headers_16mib
+/// The address space the server may have in the test below: a few MiB of its own, the
+/// 64 MiB the attack may cost it, and one message of 16 MiB to receive and decode.
+const ADDRESS_SPACE_LIMIT: u64 = 160 * 1024 * 1024;
+
+#[test]
+fn headers_declaring_16_mib_cost_what_arrived_not_what_they_declare() {
+    // 64 connections each send the 13-byte head of `add [<bin32 of 16 MiB>]`, a message
+    // exactly at the size limit, and nothing more. Reserving what the header declares
+    // would take 1 GiB of address space; under a 160 MiB limit it would abort.
+    let server = ExampleServer::start_with_address_space_limit(ADDRESS_SPACE_LIMIT, &[]);
+    let mut case = Case::begin_on(
+        "64 headers declaring 16 MiB, 160 MiB of address space",
+        server,
+    );
+    let mut head = vec![0x94, 0x00, 0x01, 0xa3, b'a', b'd', b'd', 0x91, 0xc6];
+    let payload = MAX_MESSAGE - head.len() - 4;
+    head.extend_from_slice(&(payload as u32).to_be_bytes());
+    assert_eq!(head.len(), 13);
+    let mut attackers: Vec<RawPeer> = (0..64)
+        .map(|_| {
+            let mut attacker = case.attacker();
+            attacker.send(&head).expect("send");
+            attacker
+        })
+        .collect();
+    // A turn of the server's event loop per call: the heads, sent before, are read.
+    for _ in 0..10 {
+        case.check();
+    }
+    let after = case.server.stats();
+    let growth = after.vm_peak_kib.saturating_sub(case.start.vm_kib);
+    println!(
+        "  VmSize at the start {}, peak after 64 heads {} (growth {}, bound {})",
+        mib(case.start.vm_kib),
+        mib(after.vm_peak_kib),
+        mib(growth),
+        mib(VM_GROWTH_BOUND_KIB)
+    );
+    assert!(
+        growth < VM_GROWTH_BOUND_KIB,
+        "64 heads of 13 bytes grew the address space by {} KiB",
+        growth
+    );
+    // The memory comes when the bytes do: one of them finishes its message, under the
+    // same limit, and gets its answer.
+    let rest = vec![0u8; payload];
+    attackers[0].send(&rest).expect("send the payload");
+    let (id, result) = attackers[0].recv_response();
+    assert_eq!(id, 1);
+    assert!(result.is_err(), "add of a binary is an error: {:?}", result);
+    drop(attackers);
+    case.finish(LARGE_BOUND_KIB, 64 * head.len() + payload);
+}
+// ANCHOR_END: headers_16mib
 
 #[test]
 fn a_message_one_byte_over_the_limit_is_refused_by_its_header() {

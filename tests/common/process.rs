@@ -309,6 +309,25 @@ impl ExampleServer {
         ExampleServer::launch(command)
     }
 
+    /// Starts it with `flags`, its address space (`RLIMIT_AS`) limited to `bytes` by
+    /// util-linux's `prlimit`: an allocation past it fails, and Rust's allocator aborts
+    /// the process, which the tests see as an exit.
+    pub fn start_with_address_space_limit(bytes: u64, flags: &[&str]) -> ExampleServer {
+        require(
+            "prlimit",
+            &["--version"],
+            "prlimit is part of util-linux (Debian: apt-get install -y util-linux)",
+        );
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--as={}", bytes))
+            .arg("--")
+            .arg(example_binary("server"))
+            .arg("127.0.0.1:0")
+            .args(flags);
+        ExampleServer::launch(command)
+    }
+
     fn launch(mut command: Command) -> ExampleServer {
         let mut child = command
             .stdin(Stdio::null())
@@ -365,6 +384,10 @@ pub struct ProcStats {
     pub peak_kib: u64,
     /// Open file descriptors (sockets included).
     pub fds: usize,
+    /// Address space now (`VmSize`), KiB: what the process reserved, touched or not.
+    pub vm_kib: u64,
+    /// The largest address space the process ever had (`VmPeak`), KiB.
+    pub vm_peak_kib: u64,
 }
 
 pub fn proc_stats(pid: u32) -> ProcStats {
@@ -384,6 +407,8 @@ pub fn proc_stats(pid: u32) -> ProcStats {
         rss_kib: field("VmRSS:"),
         peak_kib: field("VmHWM:"),
         fds,
+        vm_kib: field("VmSize:"),
+        vm_peak_kib: field("VmPeak:"),
     }
 }
 
