@@ -26,11 +26,13 @@ use crate::service::{Service, ServiceBuilder};
 /// search's string comparisons); beyond, it searches the sorted names.
 const LINEAR_LOOKUP: usize = 8;
 
-/// A request handler, types erased: the connection's peer (when the router has one),
-/// the method's name, the params; the answer, or why there is none.
-type MethodFn = dyn Fn(Option<&Client>, &str, Params<'_>) -> Result<Answer, Refusal>;
-/// A notification handler, types erased.
-type NotificationFn = dyn Fn(Option<&Client>, &str, Params<'_>) -> Result<Heard, Refusal>;
+/// A handler, types erased: the connection's peer (when the router has one), the
+/// method's name, the params; what the handler started, or why it did not run.
+type Handler<T> = dyn Fn(Option<&Client>, &str, Params<'_>) -> Result<T, Refusal>;
+/// A request handler: it starts an answer.
+type MethodFn = Handler<Answer>;
+/// A notification handler.
+type NotificationFn = Handler<Heard>;
 
 /// Why a handler did not run.
 enum Refusal {
@@ -199,17 +201,13 @@ impl Router {
         let expects = Expects::Described(description.to_owned());
         match self.last.clone() {
             Some((Kind::Method, name)) => {
-                let methods = &mut Rc::make_mut(&mut self.routes).methods;
-                if let Some(route) = find_mut(methods, &name) {
-                    route.expects = expects;
-                }
+                describe(&mut Rc::make_mut(&mut self.routes).methods, &name, expects)
             }
-            Some((Kind::Notification, name)) => {
-                let notifications = &mut Rc::make_mut(&mut self.routes).notifications;
-                if let Some(route) = find_mut(notifications, &name) {
-                    route.expects = expects;
-                }
-            }
+            Some((Kind::Notification, name)) => describe(
+                &mut Rc::make_mut(&mut self.routes).notifications,
+                &name,
+                expects,
+            ),
             None => log::warn!("Router::expects called before any handler was registered: ignored"),
         }
         self
@@ -221,15 +219,11 @@ impl Router {
         P: DeserializeOwned + 'static,
         G: Fn(Option<&Client>, &str, P) -> Result<Answer, String> + 'static,
     {
-        let erased = move |peer: Option<&Client>, name: &str, params: Params<'_>| {
-            let params = params.deserialize::<P>().map_err(Refusal::BadParams)?;
-            run(peer, name, params).map_err(Refusal::Other)
-        };
-        let route = Route {
-            handler: Rc::new(erased) as Rc<MethodFn>,
-            expects: Expects::Type(short_type_name::<P>()),
-        };
-        insert(&mut Rc::make_mut(&mut self.routes).methods, name, route);
+        insert(
+            &mut Rc::make_mut(&mut self.routes).methods,
+            name,
+            route(run),
+        );
         self.last = Some((Kind::Method, name.into()));
         self
     }
@@ -240,21 +234,37 @@ impl Router {
         P: DeserializeOwned + 'static,
         G: Fn(Option<&Client>, &str, P) -> Result<Heard, String> + 'static,
     {
-        let erased = move |peer: Option<&Client>, name: &str, params: Params<'_>| {
-            let params = params.deserialize::<P>().map_err(Refusal::BadParams)?;
-            run(peer, name, params).map_err(Refusal::Other)
-        };
-        let route = Route {
-            handler: Rc::new(erased) as Rc<NotificationFn>,
-            expects: Expects::Type(short_type_name::<P>()),
-        };
         insert(
             &mut Rc::make_mut(&mut self.routes).notifications,
             name,
-            route,
+            route(run),
         );
         self.last = Some((Kind::Notification, name.into()));
         self
+    }
+}
+
+/// `run` behind a handler that first decodes its params as a `P`.
+fn route<P, T, G>(run: G) -> Route<Handler<T>>
+where
+    P: DeserializeOwned + 'static,
+    T: 'static,
+    G: Fn(Option<&Client>, &str, P) -> Result<T, String> + 'static,
+{
+    let erased = move |peer: Option<&Client>, name: &str, params: Params<'_>| {
+        let params = params.deserialize::<P>().map_err(Refusal::BadParams)?;
+        run(peer, name, params).map_err(Refusal::Other)
+    };
+    Route {
+        handler: Rc::new(erased) as Rc<Handler<T>>,
+        expects: Expects::Type(short_type_name::<P>()),
+    }
+}
+
+/// Gives the route `name` the description `expects`.
+fn describe<F: ?Sized>(routes: &mut [(Box<str>, Route<F>)], name: &str, expects: Expects) {
+    if let Some(route) = find_mut(routes, name) {
+        route.expects = expects;
     }
 }
 
