@@ -125,9 +125,15 @@ pub(crate) fn short_type_name<P: ?Sized>() -> String {
     short
 }
 
-/// Decodes one `T` from `bytes` with rmp-serde, through [`Lenient`] so that serde's own
-/// visitors word the errors; the error is its text.
+/// Decodes one `T` from `bytes` with rmp-serde; the error is its text, worded by serde's
+/// own visitors.
 pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    if let Ok(value) = T::deserialize(&mut de) {
+        return Ok(value);
+    }
+    // Only now, on the rare params that do not fit, through `Lenient`: its detour costs
+    // a little on every value, and only its errors say what was expected.
     let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
     T::deserialize(Lenient(&mut de)).map_err(|err| err.to_string())
 }

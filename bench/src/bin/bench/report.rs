@@ -43,6 +43,24 @@ pub fn write_csv(path: &Path, results: &BTreeMap<Key, Runs>) {
 }
 
 /// The median of the successful rounds, and the spread (max - min) / median.
+/// The median over rounds of `a / b`, each ratio taken within one round (both lists hold
+/// one run per round, in order).
+fn paired_ratio(a: Option<&Runs>, b: Option<&Runs>, metric: Metric) -> Option<f64> {
+    let mut ratios: Vec<f64> = a?
+        .iter()
+        .zip(b?.iter())
+        .filter_map(|(a, b)| match (a, b) {
+            (Ok(a), Ok(b)) if metric.value(b) > 0.0 => Some(metric.value(a) / metric.value(b)),
+            _ => None,
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+    ratios.get(ratios.len() / 2).copied()
+}
+
 pub fn median(runs: Option<&Runs>, f: impl Fn(&Run) -> f64) -> Option<(f64, f64)> {
     let mut xs: Vec<f64> = runs?
         .iter()
@@ -484,6 +502,23 @@ pub fn print_targets(results: &BTreeMap<Key, Runs>) {
             o(sc),
             1.0,
         );
+    }
+    // The two run one after the other in each round: the ratio within a round is spared
+    // the drift between rounds that other processes cause.
+    for &sc in &Scenario::ALL {
+        let metric = if sc == Scenario::Big {
+            Metric::MiBs
+        } else {
+            Metric::Rate
+        };
+        let runs = |s: Server| results.get(&(Mode::Same, Subject::Server(s), ScenarioKey::of(sc)));
+        if let Some(r) = paired_ratio(runs(Server::OursTyped), runs(Server::Ours), metric) {
+            println!(
+                "  {:<54} {:>5.2}   (median of the ratios within each round)",
+                format!("{}: ours typed / ours", sc.title()),
+                r
+            );
+        }
     }
     check(
         "pipelined: ours typed / limit".into(),
