@@ -6,13 +6,19 @@
 //! - `Ok(Some(incoming))`: one message was decoded and its bytes consumed;
 //! - `Ok(None)`: the message at the front is not complete; its bytes stay in the buffer
 //!   untouched, append more and call again;
-//! - `Err(_)`: the stream is corrupt (bytes that are not MessagePack, or a message over
-//!   one of the [`Limits`]) and the connection must be closed.
+//! - `Err(_)`: the stream is corrupt (bytes that are not MessagePack, a message over
+//!   one of the [`Limits`], a response whose msgid cannot be read) and the connection
+//!   must be closed.
 //!
 //! A complete MessagePack value that is not a valid message is consumed and skipped,
-//! with a log line, and decoding goes on with the next value. The exception is a request
-//! whose msgid can still be read: it comes out as [`Incoming::InvalidRequest`] so that
-//! the connection can answer it with an error instead of leaving the caller waiting.
+//! with a log line, and decoding goes on with the next value. The exceptions are the
+//! invalid messages someone waits on. A request whose msgid can still be read comes out
+//! as [`Incoming::InvalidRequest`], so that the connection can answer it with an error
+//! instead of leaving the peer waiting; a response whose msgid can be read, as
+//! [`Incoming::InvalidResponse`], so that the call waiting for it fails instead of
+//! waiting for ever. A response whose msgid cannot be read (a string, 2^32) is an
+//! error: one of our calls may wait for it and nobody can tell which, so the
+//! connection closes and fails them all.
 
 use std::io::{self, Write};
 
@@ -20,7 +26,7 @@ use bytes::BytesMut;
 use tokio_io::codec::{Decoder, Encoder};
 
 use crate::errors::{CodecError, InvalidMessage};
-use crate::message::{Decoded, Frame, Invalid, Message};
+use crate::message::{Decoded, Frame, Invalid, Meant, Message};
 use crate::scan::Scanner;
 use crate::slice::SliceError;
 
@@ -39,6 +45,14 @@ pub enum Incoming {
         /// What is wrong with the request.
         reason: InvalidMessage,
     },
+    /// A response whose msgid could be read but which is otherwise invalid (it has 3
+    /// items, or 5...). The caller waiting for `id` gets this as its answer.
+    InvalidResponse {
+        /// The msgid it answers.
+        id: u32,
+        /// What is wrong with the response.
+        reason: InvalidMessage,
+    },
 }
 
 /// What the connection gets from [`Codec::decode_borrowed`]: an [`Incoming`] whose
@@ -47,6 +61,7 @@ pub enum Incoming {
 pub(crate) enum Received<'a> {
     Frame(Frame<'a>),
     InvalidRequest { id: u32, reason: InvalidMessage },
+    InvalidResponse { id: u32, reason: InvalidMessage },
 }
 
 impl Received<'_> {
@@ -55,6 +70,7 @@ impl Received<'_> {
         match self {
             Received::Frame(frame) => Incoming::Message(frame.into_message()),
             Received::InvalidRequest { id, reason } => Incoming::InvalidRequest { id, reason },
+            Received::InvalidResponse { id, reason } => Incoming::InvalidResponse { id, reason },
         }
     }
 
@@ -63,6 +79,7 @@ impl Received<'_> {
         match self {
             Received::Frame(frame) => Received::Frame(frame.into_owned()),
             Received::InvalidRequest { id, reason } => Received::InvalidRequest { id, reason },
+            Received::InvalidResponse { id, reason } => Received::InvalidResponse { id, reason },
         }
     }
 }
@@ -180,21 +197,24 @@ impl Codec {
                 None => return Ok((None, start)),
             };
             start += len;
-            match message {
+            let Invalid { meant, reason } = match message {
                 Ok(frame) => return Ok((Some(Received::Frame(frame)), start)),
-                Err(Invalid {
-                    request_id: Some(id),
-                    reason,
-                }) => return Ok((Some(Received::InvalidRequest { id, reason }), start)),
-                Err(Invalid {
-                    request_id: None,
-                    reason,
-                }) => {
-                    log::warn!(
-                        "skipping a value that is not a MessagePack-RPC message: {}",
-                        reason
-                    );
+                Err(invalid) => invalid,
+            };
+            match meant {
+                Meant::Request(id) => {
+                    return Ok((Some(Received::InvalidRequest { id, reason }), start))
                 }
+                Meant::Response(id) => {
+                    return Ok((Some(Received::InvalidResponse { id, reason }), start))
+                }
+                // One of our calls may wait for it, and nobody can tell which: close
+                // the connection, which fails them all, rather than let one hang.
+                Meant::UnreadableResponse => return Err(CodecError::UnreadableResponse(reason)),
+                Meant::Nothing => log::warn!(
+                    "skipping a value that is not a MessagePack-RPC message: {}",
+                    reason
+                ),
             }
         }
     }

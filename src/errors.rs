@@ -16,8 +16,11 @@ use rmpv::Value;
 /// Why a well-formed MessagePack value is not a valid MessagePack-RPC message.
 ///
 /// The codec skips such values (they are complete, so the stream stays in sync), except
-/// for a malformed *request* whose msgid can still be read: that one is handed to the
-/// connection, which answers it with an error response so that the caller does not hang.
+/// those someone waits on. A malformed *request* whose msgid can still be read is
+/// handed to the connection, which answers it with an error response so that the
+/// caller does not hang; a malformed *response* whose msgid can be read fails the call
+/// it answers ([`CallError::InvalidResponse`]); a response whose msgid cannot be read
+/// closes the connection ([`CodecError::UnreadableResponse`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum InvalidMessage {
     /// The value is not an array (every message is an array).
@@ -163,6 +166,10 @@ pub enum CodecError {
         /// The size seen so far: at least this many bytes would be needed.
         size: u64,
     },
+    /// A response whose msgid cannot be read (not an unsigned integer below 2^32, or
+    /// missing): the call it answers cannot be told, so every call waiting on the
+    /// connection fails with this rather than one of them waiting for ever.
+    UnreadableResponse(InvalidMessage),
     /// The message holds more values than [`Limits::max_values`].
     ///
     /// [`Limits::max_values`]: crate::codec::Limits::max_values
@@ -190,6 +197,11 @@ impl fmt::Display for CodecError {
                 f,
                 "the peer sent a message of at least {} bytes, more than the limit of {} bytes (Limits::max_message_size)",
                 size, limit
+            ),
+            CodecError::UnreadableResponse(ref reason) => write!(
+                f,
+                "the peer sent a response whose msgid cannot be read ({}): the call it answers cannot be told, so none can wait for it",
+                reason
             ),
             CodecError::TooManyValues { limit } => write!(
                 f,
@@ -353,6 +365,9 @@ pub enum CallError {
         /// Why it does not fit, in serde's words.
         reason: String,
     },
+    /// The peer answered with a response of the wrong shape (3 items instead of 4, for
+    /// instance): the protocol error that says what was wrong. The connection goes on.
+    InvalidResponse(InvalidMessage),
 }
 // ANCHOR_END: call_error
 
@@ -382,6 +397,9 @@ impl fmt::Display for CallError {
                 Bounded::show(f, |shown| show_value(got, shown))?;
                 write!(f, ", which is not {}: {}", expected, reason)
             }
+            CallError::InvalidResponse(ref reason) => {
+                write!(f, "the peer's answer is not a valid response: {}", reason)
+            }
         }
     }
 }
@@ -390,6 +408,7 @@ impl Error for CallError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match *self {
             CallError::ConnectionClosed(ref reason) => Some(reason),
+            CallError::InvalidResponse(ref reason) => Some(reason),
             CallError::Remote(_)
             | CallError::Timeout(_)
             | CallError::NoReactor

@@ -110,7 +110,10 @@ impl Message {
         }
         match message {
             Ok(frame) => Ok(frame.into_message()),
-            Err(Invalid { request_id, reason }) => Err(DecodeError::Invalid { request_id, reason }),
+            Err(invalid) => Err(DecodeError::Invalid {
+                request_id: invalid.request_id(),
+                reason: invalid.reason,
+            }),
         }
     }
 
@@ -252,10 +255,35 @@ pub(crate) fn encode_response<S: PayloadSink>(
 /// A whole value was read, and it is not a valid message.
 #[derive(Debug)]
 pub(crate) struct Invalid {
-    /// The msgid, when the value is a request whose msgid could be read.
-    pub(crate) request_id: Option<u32>,
+    /// Who may be waiting on this value.
+    pub(crate) meant: Meant,
     /// What is wrong with the value.
     pub(crate) reason: InvalidMessage,
+}
+
+/// What an invalid value was meant to be, as far as someone may be waiting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meant {
+    /// Nothing anyone waits for: a value that is not a message, or a request whose
+    /// sender cannot be answered (its msgid cannot be read).
+    Nothing,
+    /// A request whose msgid could be read: its sender waits for an answer to it.
+    Request(u32),
+    /// A response whose msgid could be read: our call with that id waits for it.
+    Response(u32),
+    /// A response whose msgid cannot be read: one of our calls may wait for it, and
+    /// nobody can tell which.
+    UnreadableResponse,
+}
+
+impl Invalid {
+    /// The msgid of the request, if the value is one whose msgid could be read.
+    pub(crate) fn request_id(&self) -> Option<u32> {
+        match self.meant {
+            Meant::Request(id) => Some(id),
+            Meant::Nothing | Meant::Response(_) | Meant::UnreadableResponse => None,
+        }
+    }
 }
 
 /// One value decoded from a slice.
@@ -334,16 +362,16 @@ fn decode_from<'a>(src: &mut SliceReader<'a>) -> Outcome<'a> {
         let params = src.raw_array()?.map(Cow::Borrowed);
         return match (method, params) {
             (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
-            (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
-            (_, None) => invalid(Some(id), InvalidMessage::ParamsNotAnArray),
+            (None, _) => invalid(Meant::Request(id), InvalidMessage::InvalidMethod),
+            (_, None) => invalid(Meant::Request(id), InvalidMessage::ParamsNotAnArray),
         };
     }
     let len = match src.array_len()? {
         Some(len) => len,
-        None => return invalid(None, InvalidMessage::NotAnArray),
+        None => return invalid(Meant::Nothing, InvalidMessage::NotAnArray),
     };
     if len == 0 {
-        return invalid(None, InvalidMessage::UnknownType);
+        return invalid(Meant::Nothing, InvalidMessage::UnknownType);
     }
     match src.uint()? {
         Some(REQUEST) => decode_request(src, len),
@@ -351,14 +379,14 @@ fn decode_from<'a>(src: &mut SliceReader<'a>) -> Outcome<'a> {
         Some(NOTIFICATION) => decode_notification(src, len),
         _ => {
             skip(src, len - 1)?;
-            invalid(None, InvalidMessage::UnknownType)
+            invalid(Meant::Nothing, InvalidMessage::UnknownType)
         }
     }
 }
 
 /// A whole value that is not a message.
-fn invalid<'a>(request_id: Option<u32>, reason: InvalidMessage) -> Outcome<'a> {
-    Ok(Err(Invalid { request_id, reason }))
+fn invalid<'a>(meant: Meant, reason: InvalidMessage) -> Outcome<'a> {
+    Ok(Err(Invalid { meant, reason }))
 }
 
 /// Reads and drops `count` values, so that an invalid array is consumed whole.
@@ -376,40 +404,48 @@ fn read_msgid(src: &mut SliceReader<'_>) -> Result<Option<u32>, SliceError> {
 /// `[0, msgid, method, params]`, the type already read.
 fn decode_request<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
     if len < 2 {
-        return invalid(None, wrong_length("request", 4, len));
+        return invalid(Meant::Nothing, wrong_length("request", 4, len));
     }
     let id = match read_msgid(src)? {
         Some(id) => id,
         None => {
             skip(src, len - 2)?;
-            return invalid(None, InvalidMessage::InvalidMsgId);
+            return invalid(Meant::Nothing, InvalidMessage::InvalidMsgId);
         }
     };
     if len != 4 {
         skip(src, len - 2)?;
-        return invalid(Some(id), wrong_length("request", 4, len));
+        return invalid(Meant::Request(id), wrong_length("request", 4, len));
     }
     let method = src.string()?.map(Cow::Borrowed);
     let params = src.raw_array()?.map(Cow::Borrowed);
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Request { id, method, params })),
-        (None, _) => invalid(Some(id), InvalidMessage::InvalidMethod),
-        (_, None) => invalid(Some(id), InvalidMessage::ParamsNotAnArray),
+        (None, _) => invalid(Meant::Request(id), InvalidMessage::InvalidMethod),
+        (_, None) => invalid(Meant::Request(id), InvalidMessage::ParamsNotAnArray),
     }
 }
 
-/// `[1, msgid, error, result]`, the type already read.
+/// `[1, msgid, error, result]`, the type already read. A response of the wrong shape
+/// whose msgid can be read is handed on, so that the call waiting for it fails instead
+/// of waiting for ever.
 fn decode_response<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
-    if len != 4 {
-        skip(src, len - 1)?;
-        return invalid(None, wrong_length("response", 4, len));
+    if len < 2 {
+        return invalid(Meant::UnreadableResponse, wrong_length("response", 4, len));
     }
     let id = read_msgid(src)?;
+    if len != 4 {
+        skip(src, len - 2)?;
+        return match id {
+            Some(id) => invalid(Meant::Response(id), wrong_length("response", 4, len)),
+            None => invalid(Meant::UnreadableResponse, InvalidMessage::InvalidMsgId),
+        };
+    }
     let error = src.value()?;
     let result = src.value()?;
     let id = match id {
         Some(id) => id,
-        None => return invalid(None, InvalidMessage::InvalidMsgId),
+        None => return invalid(Meant::UnreadableResponse, InvalidMessage::InvalidMsgId),
     };
     let result = match error {
         Value::Nil => Ok(result),
@@ -422,14 +458,14 @@ fn decode_response<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
 fn decode_notification<'a>(src: &mut SliceReader<'a>, len: u32) -> Outcome<'a> {
     if len != 3 {
         skip(src, len - 1)?;
-        return invalid(None, wrong_length("notification", 3, len));
+        return invalid(Meant::Nothing, wrong_length("notification", 3, len));
     }
     let method = src.string()?.map(Cow::Borrowed);
     let params = src.raw_array()?.map(Cow::Borrowed);
     match (method, params) {
         (Some(method), Some(params)) => Ok(Ok(Frame::Notification { method, params })),
-        (None, _) => invalid(None, InvalidMessage::InvalidMethod),
-        (_, None) => invalid(None, InvalidMessage::ParamsNotAnArray),
+        (None, _) => invalid(Meant::Nothing, InvalidMessage::InvalidMethod),
+        (_, None) => invalid(Meant::Nothing, InvalidMessage::ParamsNotAnArray),
     }
 }
 

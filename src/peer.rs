@@ -92,13 +92,19 @@ impl Client {
         }
     }
 
-    /// Sends a request; the future resolves to the peer's result, or fails with the
-    /// peer's error value ([`CallError::Remote`]) or with why no answer can come.
+    /// Sends a request and returns its answer as a future, which has no timeout unless
+    /// one is set ([`Client::with_timeout`], [`ClientBuilder::timeout`]): it waits as
+    /// long as the connection lives.
+    ///
+    /// The future resolves to the peer's result, or fails with the peer's error value
+    /// ([`CallError::Remote`]) or with why no answer can come (the connection ended, the
+    /// answer was not a valid response...). There is no default timeout because only
+    /// the caller knows how long a method may take: a Neovim request can wait for the
+    /// user to type, for minutes. A call never outlives its connection, so without a
+    /// timeout the only wait without end is a live peer that never answers.
     ///
     /// The request is queued at once, even if the future is never polled. Dropping the
     /// future before the answer forgets the request: the answer is ignored when it comes.
-    /// Without a timeout ([`Client::with_timeout`], [`ClientBuilder::timeout`]), the
-    /// future waits as long as the connection lives.
     ///
     /// **With a timeout, poll the future on the reactor's thread**, from a task that
     /// `Core::run` runs (the timer needs that reactor). Polled anywhere else, for instance

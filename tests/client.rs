@@ -13,6 +13,7 @@ use common::{run, ExampleServer, RawPeer};
 use futures::future::{self, FutureResult};
 use futures::sync::{mpsc, oneshot};
 use futures::{stream, Future, Stream};
+use rmp_rpc_demo::errors::{CodecError, InvalidMessage};
 use rmp_rpc_demo::{BoxFuture, CallError, Client, ClosedReason, Params, Server, Service, Value};
 use tokio_core::reactor::Core;
 
@@ -363,6 +364,79 @@ fn responses_to_unknown_ids_are_ignored_without_disturbing_the_call() {
     drop(client);
     run(&mut core, server).expect("the raw server's script ran to its end");
 }
+
+// ANCHOR: broken_answers
+#[test]
+fn a_response_of_the_wrong_shape_fails_its_call_and_the_connection_goes_on() {
+    let (addr, server) = raw_server(|mut peer| {
+        peer.recv();
+        // Three items: the msgid is there, the result is not.
+        peer.send_value(&Value::Array(vec![1.into(), 0.into(), Value::Nil]));
+        peer.recv();
+        peer.send_value(&ok_response(1, 3.into()));
+        let _ = peer.read_until_closed();
+    });
+    let mut core = Core::new().unwrap();
+    let client = connect(&mut core, addr);
+    match run(&mut core, client.request("add", vec![1.into(), 2.into()])) {
+        Err(CallError::InvalidResponse(reason)) => assert_eq!(
+            reason,
+            InvalidMessage::WrongLength {
+                kind: "response",
+                expected: 4,
+                found: 3
+            }
+        ),
+        other => panic!("expected an invalid response, got {:?}", other),
+    }
+    assert_eq!(
+        run(&mut core, client.request("add", vec![1.into(), 2.into()])).unwrap(),
+        Value::from(3)
+    );
+    assert!(client.closed_reason().is_none());
+    drop(client);
+    run(&mut core, server).expect("the raw server's script ran to its end");
+}
+
+#[test]
+fn a_response_whose_msgid_cannot_be_read_closes_the_connection_and_fails_every_call() {
+    for msgid in [Value::from("0"), Value::from(1u64 << 32)] {
+        let broken = Value::Array(vec![1.into(), msgid.clone(), Value::Nil, 3.into()]);
+        let (addr, server) = raw_server(move |mut peer| {
+            peer.recv();
+            peer.recv();
+            peer.send_value(&broken);
+            let _ = peer.read_until_closed();
+        });
+        let mut core = Core::new().unwrap();
+        let client = connect(&mut core, addr);
+        let calls = (0..2).map(|_| client.request("add", vec![1.into(), 2.into()]));
+        let outcomes = run(
+            &mut core,
+            future::join_all(calls.map(|call| call.then(Ok::<_, ()>))),
+        )
+        .unwrap();
+        for outcome in outcomes {
+            match outcome {
+                Err(CallError::ConnectionClosed(ClosedReason::Protocol(err))) => assert!(
+                    matches!(
+                        *err,
+                        CodecError::UnreadableResponse(InvalidMessage::InvalidMsgId)
+                    ),
+                    "msgid {}: {}",
+                    msgid,
+                    err
+                ),
+                other => panic!(
+                    "msgid {}: expected a protocol error, got {:?}",
+                    msgid, other
+                ),
+            }
+        }
+        run(&mut core, server).expect("the raw server's script ran to its end");
+    }
+}
+// ANCHOR_END: broken_answers
 
 #[test]
 fn without_a_handler_an_incoming_request_gets_an_error_response() {

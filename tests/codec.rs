@@ -189,6 +189,7 @@ enum Failure {
     TooDeep { limit: usize },
     TooLarge { limit: usize, size: u64 },
     TooManyValues { limit: usize },
+    UnreadableResponse(InvalidMessage),
 }
 
 fn failure(err: CodecError) -> Failure {
@@ -198,6 +199,7 @@ fn failure(err: CodecError) -> Failure {
         CodecError::TooDeep { limit } => Failure::TooDeep { limit },
         CodecError::TooLarge { limit, size } => Failure::TooLarge { limit, size },
         CodecError::TooManyValues { limit } => Failure::TooManyValues { limit },
+        CodecError::UnreadableResponse(reason) => Failure::UnreadableResponse(reason),
     }
 }
 
@@ -735,20 +737,53 @@ fn request_with_float_msgid_is_skipped() {
 }
 
 #[test]
-fn three_item_response_is_skipped() {
+fn three_item_response_goes_to_its_caller_as_an_invalid_response() {
     let value = Value::Array(vec![int(1), int(1), Value::Nil]);
     let wrong = InvalidMessage::WrongLength {
         kind: "response",
         expected: 4,
         found: 3,
     };
-    assert_skipped(&wire::encode(&value), wrong);
+    let after = notification("after", vec![]);
+    let mut bytes = wire::encode(&value);
+    bytes.extend(encode(&after));
+    let expected = vec![
+        Incoming::InvalidResponse {
+            id: 1,
+            reason: wrong,
+        },
+        Incoming::Message(after),
+    ];
+    assert_eq!(decode_bytes(&bytes), expected);
+    let cuts: Vec<usize> = (1..bytes.len()).collect();
+    assert_eq!(decode_in_reads(&bytes, &cuts), expected);
 }
 
 #[test]
-fn response_with_msgid_2_pow_32_is_skipped() {
-    let value = Value::Array(vec![int(1), Value::from(1u64 << 32), Value::Nil, int(1)]);
-    assert_skipped(&wire::encode(&value), InvalidMessage::InvalidMsgId);
+fn response_whose_msgid_cannot_be_read_is_a_stream_error() {
+    // Nobody can tell which call it answers: skipping it would leave that call waiting.
+    let cases = [
+        Value::Array(vec![int(1), Value::from(1u64 << 32), Value::Nil, int(1)]),
+        Value::Array(vec![int(1), s("7"), Value::Nil, int(1)]),
+        Value::Array(vec![int(1), int(-1), Value::Nil]),
+        Value::Array(vec![int(1)]),
+    ];
+    for value in cases.iter() {
+        let reason = match value.as_array().map(Vec::len) {
+            Some(1) => InvalidMessage::WrongLength {
+                kind: "response",
+                expected: 4,
+                found: 1,
+            },
+            _ => InvalidMessage::InvalidMsgId,
+        };
+        assert_eq!(
+            failure(decode_error(Limits::default(), &wire::encode(value))),
+            Failure::UnreadableResponse(reason),
+            "{}",
+            value
+        );
+    }
 }
 
 #[test]

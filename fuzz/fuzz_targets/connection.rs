@@ -97,7 +97,7 @@ fn requests_in(bytes: &[u8], limits: Limits) -> (Vec<u32>, bool) {
         match codec.decode(&mut buf) {
             Ok(Some(Incoming::Message(Message::Request(req)))) => ids.push(req.id),
             Ok(Some(Incoming::InvalidRequest { id, .. })) => ids.push(id),
-            Ok(Some(Incoming::Message(_))) => {}
+            Ok(Some(Incoming::Message(_))) | Ok(Some(Incoming::InvalidResponse { .. })) => {}
             Ok(None) => return (ids, false),
             Err(_) => return (ids, true),
         }

@@ -172,6 +172,13 @@ impl<S: Service> Dispatch<S> {
                 self.start_notification(&method, Params::new(&params))
             }
             Received::Frame(Frame::Response(resp)) => self.route_response(resp),
+            Received::InvalidResponse { id, reason } => {
+                log::warn!("the answer to our call {} is invalid: {}", id, reason);
+                let answer = Err(CallError::InvalidResponse(reason));
+                if self.pending.complete(id, answer) == Completed::NobodyWaits {
+                    log::warn!("ignoring it: no request with that id is waiting");
+                }
+            }
             Received::InvalidRequest { id, reason } => {
                 log::warn!("answering invalid request {} with an error: {}", id, reason);
                 let error = Value::from(format!("invalid request: {}", reason));
@@ -410,5 +417,8 @@ impl<S: Service> Dispatch<S> {
 /// Does handling this message start a handler or owe the peer an answer? (A response
 /// only completes a call of ours.)
 fn creates_work(received: &Received<'_>) -> bool {
-    !matches!(received, Received::Frame(Frame::Response(_)))
+    !matches!(
+        received,
+        Received::Frame(Frame::Response(_)) | Received::InvalidResponse { .. }
+    )
 }

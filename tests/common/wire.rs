@@ -125,6 +125,9 @@ pub mod message {
                 Incoming::InvalidRequest { id, reason } => {
                     panic!("invalid request {} on the wire: {}", id, reason)
                 }
+                Incoming::InvalidResponse { id, reason } => {
+                    panic!("invalid response {} on the wire: {}", id, reason)
+                }
             }
         }
         out
