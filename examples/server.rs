@@ -18,8 +18,10 @@
 //!
 //! `--threads N` serves TCP on N reactors, one thread each (default 1);
 //! `--max-connections N` closes new connections at once while N are open (default: the
-//! library's, 10,000); `--typed` serves the same contract with typed handlers (a
-//! `Router`) instead of the untyped `Calculator` service. What it answers:
+//! library's, 10,000); `--idle-timeout SECS` closes a connection on which no whole
+//! message has arrived and nothing has been in flight for SECS seconds (default: never,
+//! the library's); `--typed` serves the same contract with typed handlers (a `Router`)
+//! instead of the untyped `Calculator` service. What it answers:
 //!
 //! - request `add [a, b]` -> `a + b`, and `sub [a, b]` -> `a - b`, on 64-bit signed
 //!   integers; params that do not fit get an error response that names the method and
@@ -41,17 +43,18 @@ use futures::future::{self, Either, FutureResult};
 use futures::{Async, Future, Poll};
 use rmp_rpc_demo::errors::ServerError;
 use rmp_rpc_demo::server::ServerBuilder;
-use rmp_rpc_demo::{Client, Params, Router, Server, Service, ServiceBuilder, Value};
+use rmp_rpc_demo::{Client, Config, Params, Router, Server, Service, ServiceBuilder, Value};
 use serde::Deserialize;
 use tokio_core::reactor::{Core, Handle, Timeout};
 
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:54321";
 /// The command line, for error messages.
-const USAGE: &str = "usage: server [ADDR] [--threads N] [--max-connections N] [--typed]
+const USAGE: &str = "usage: server [ADDR] [--threads N] [--max-connections N] [--idle-timeout SECS] [--typed]
   ADDR                 host:port (default 127.0.0.1:54321), or the path of a Unix socket (any ADDR with a /)
   --threads N          serve TCP on N reactors, one thread each (default 1)
   --max-connections N  close new connections at once while N are open (default 10000)
+  --idle-timeout SECS  close a connection idle for SECS seconds: no whole message, nothing in flight (default: never)
   --typed              serve with typed handlers (a Router) instead of the Calculator service";
 /// The longest `sleep` we accept: a peer must not be able to park a handler for ever
 /// (or overflow the timer with a huge number).
@@ -244,6 +247,8 @@ struct Args {
     max_connections: Option<usize>,
     /// Serve with the typed `Router` (`--typed`).
     typed: bool,
+    /// Close connections idle this long (`--idle-timeout`); never without it.
+    idle_timeout: Option<Duration>,
 }
 
 /// Reads the command line: `[ADDR]` and the flags.
@@ -252,12 +257,21 @@ fn parse_args() -> Result<Args, String> {
     let mut threads = 1;
     let mut max_connections = None;
     let mut typed = false;
+    let mut idle_timeout = None;
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = number(&arg, args.next())?,
             "--max-connections" => max_connections = Some(number(&arg, args.next())?),
             "--typed" => typed = true,
+            "--idle-timeout" => match number(&arg, args.next())? {
+                0 => {
+                    return Err(
+                        "`--idle-timeout` needs at least 1 second (leave it out for none)".into(),
+                    )
+                }
+                secs => idle_timeout = Some(Duration::from_secs(secs as u64)),
+            },
             flag if flag.starts_with("--") => return Err(format!("unknown flag `{}`", flag)),
             _ if addr.is_none() => addr = Some(arg),
             _ => return Err(format!("unexpected argument `{}`", arg)),
@@ -279,6 +293,7 @@ fn parse_args() -> Result<Args, String> {
         threads,
         max_connections,
         typed,
+        idle_timeout,
     })
 }
 
@@ -294,7 +309,11 @@ fn main() {
     let args = parse_args().unwrap_or_else(|err| fail(&format!("{}\n{}", err, USAGE)));
     let mut core =
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
-    let mut settings = Server::builder().threads(args.threads);
+    let config = Config {
+        idle_timeout: args.idle_timeout,
+        ..Config::default()
+    };
+    let mut settings = Server::builder().threads(args.threads).config(config);
     if let Some(max) = args.max_connections {
         settings = settings.max_connections(max);
     }

@@ -6,6 +6,8 @@
 //! without depending on each other. Users find the types where they use them:
 //! `codec::Limits`, `client::Config`, `server::Config` and `rmp_rpc_demo::Config`.
 
+use std::time::Duration;
+
 use crate::errors::ConfigError;
 
 // ANCHOR: limits
@@ -83,6 +85,20 @@ pub struct Config {
     /// is replaced by an error response. Set it to 32 when the peer is Neovim 0.7, which
     /// aborts on deeper input. Default: `None`, no check.
     pub max_outgoing_depth: Option<usize>,
+    /// Close the connection once it has been idle this long: no whole message has
+    /// arrived, no handler has run or finished, none of our calls has waited for an
+    /// answer and none of our bytes has left. A peer that trickles bytes without ever
+    /// completing a message is idle too; so is one that stops reading what we owe it.
+    /// The connection then ends with
+    /// [`ClosedReason::Idle`](crate::errors::ClosedReason::Idle). A duration too long to
+    /// count from now means never; zero is refused.
+    ///
+    /// Default: `None`, never. MessagePack-RPC has no keep-alive, and its peers keep
+    /// quiet connections on purpose: an editor and its plugins talk when the user
+    /// types, and a Neovim session may sit silent for hours. Only the program knows
+    /// how long its peers may stay quiet; a server open to strangers should set one (the
+    /// example server's `--idle-timeout SECS`), beside `ServerBuilder::max_connections`.
+    pub idle_timeout: Option<Duration>,
 }
 // ANCHOR_END: config
 
@@ -94,6 +110,7 @@ impl Default for Config {
             max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
             ordered_notifications: false,
             max_outgoing_depth: None,
+            idle_timeout: None,
         }
     }
 }
@@ -105,7 +122,8 @@ impl Config {
     /// where it would stop every message: `max_in_flight` and `max_write_buffer` below
     /// 1, `limits.max_depth` and `max_outgoing_depth` below 2 (a message is level 1 and
     /// its params level 2), `limits.max_message_size` and `limits.max_values` below 4
-    /// (the smallest message, `[2, "", []]`, is 4 bytes and 4 values).
+    /// (the smallest message, `[2, "", []]`, is 4 bytes and 4 values); an
+    /// `idle_timeout` of zero.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let limits = &self.limits;
         if limits.max_depth < MIN_DEPTH {
@@ -145,6 +163,12 @@ impl Config {
             return Err(ConfigError::new(
                 "Config::max_write_buffer",
                 "0 bytes leaves no room for any answer or call, so every one would wait for ever; use at least 1 (a larger message still goes whole)",
+            ));
+        }
+        if self.idle_timeout == Some(Duration::from_secs(0)) {
+            return Err(ConfigError::new(
+                "Config::idle_timeout",
+                "Some(0) would close every connection at once; use None for no idle timeout",
             ));
         }
         match self.max_outgoing_depth {

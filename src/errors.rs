@@ -299,6 +299,9 @@ pub enum ClosedReason {
     /// connection's service, with this message: the connection closed before it served
     /// anything.
     BuilderPanicked(Arc<str>),
+    /// We closed it: it was idle for this long
+    /// ([`Config::idle_timeout`](crate::Config::idle_timeout)).
+    Idle(Duration),
 }
 // ANCHOR_END: closed_reason
 
@@ -316,6 +319,11 @@ impl fmt::Display for ClosedReason {
             }
             ClosedReason::ShutDown => write!(f, "the connection was shut down by this side"),
             ClosedReason::Exited(status) => write!(f, "the peer process exited ({})", status),
+            ClosedReason::Idle(after) => write!(
+                f,
+                "the connection was closed by this side after {} ms idle (Config::idle_timeout)",
+                after.as_millis()
+            ),
             ClosedReason::BuilderPanicked(ref panic) => write!(
                 f,
                 "the connection was closed at once: the ServiceBuilder panicked making its service ({})",
@@ -333,7 +341,8 @@ impl Error for ClosedReason {
             ClosedReason::PeerClosed
             | ClosedReason::ShutDown
             | ClosedReason::Exited(_)
-            | ClosedReason::BuilderPanicked(_) => None,
+            | ClosedReason::BuilderPanicked(_)
+            | ClosedReason::Idle(_) => None,
         }
     }
 }

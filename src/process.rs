@@ -201,7 +201,8 @@ impl Io for ChildIo {
             ClosedReason::ShutDown
             | ClosedReason::Protocol(_)
             | ClosedReason::Exited(_)
-            | ClosedReason::BuilderPanicked(_) => return Async::Ready(None),
+            | ClosedReason::BuilderPanicked(_)
+            | ClosedReason::Idle(_) => return Async::Ready(None),
         }
         // We will write nothing more: a program that waits for the end of its stdin
         // before it exits must not wait for us.

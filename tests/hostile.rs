@@ -478,6 +478,68 @@ fn requests_delivered_one_byte_per_write_are_answered() {
     case.finish(SMALL_BOUND_KIB, sent);
 }
 
+// ANCHOR: trickling
+#[test]
+fn a_hundred_peers_trickling_bytes_are_closed_by_the_idle_timeout() {
+    // 100 connections each send one byte of a request every 100 ms, and never finish
+    // it. With `--idle-timeout 1`, no whole message arrives on any of them: each is
+    // closed about a second after it started, while the bystander (a call per round)
+    // is never idle.
+    let mut case = Case::begin_with(
+        "100 peers trickling 1 byte / 100 ms",
+        &["--idle-timeout", "1"],
+    );
+    let request = encode(&request(
+        1,
+        "add",
+        vec![Value::from("x".repeat(1000)), 1.into()],
+    ));
+    let mut peers: Vec<(TcpStream, usize)> = (0..100)
+        .map(|_| {
+            let stream = TcpStream::connect(case.server.addr).expect("connect");
+            stream.set_nonblocking(true).expect("non-blocking");
+            (stream, 0)
+        })
+        .collect();
+    let mut sent = 0;
+    let deadline = Instant::now() + HANG;
+    while !peers.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{} trickling peers still open after {:?}",
+            peers.len(),
+            HANG
+        );
+        // A peer is gone once a write fails or a read says the server closed.
+        peers.retain_mut(|(stream, at)| {
+            let mut buf = [0u8; 64];
+            match io::Read::read(stream, &mut buf) {
+                Ok(0) => return false,
+                Ok(n) => panic!(
+                    "the server answered a peer that sent no whole message: {:?}",
+                    &buf[..n]
+                ),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+            match stream.write(&request[*at..=*at]) {
+                Ok(_) => {
+                    *at += 1;
+                    sent += 1;
+                    assert!(*at < request.len() - 1, "the whole request went out");
+                    true
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => true,
+                Err(_) => false,
+            }
+        });
+        case.check();
+        thread::sleep(std::time::Duration::from_millis(100));
+    }
+    case.finish(SMALL_BOUND_KIB, sent);
+}
+// ANCHOR_END: trickling
+
 // ---------------------------------------------------------------------------------------
 // Peers that never read
 // ---------------------------------------------------------------------------------------

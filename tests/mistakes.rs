@@ -105,6 +105,13 @@ fn invalid_configs() -> Vec<(Config, &'static str)> {
             "Config::max_outgoing_depth",
         ),
         (
+            Config {
+                idle_timeout: Some(Duration::from_secs(0)),
+                ..Config::default()
+            },
+            "Config::idle_timeout",
+        ),
+        (
             with_limits(Limits {
                 max_depth: 1,
                 ..Limits::default()
@@ -246,7 +253,7 @@ fn every_builder_refuses_a_setting_that_cannot_work_before_starting_anything() {
         assert!(
             err.to_string()
                 .starts_with(&format!("invalid setting {}: ", field))
-                && err.to_string().contains("use at least"),
+                && err.to_string().contains("; use "),
             "{}",
             err
         );

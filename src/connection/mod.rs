@@ -32,6 +32,7 @@
 
 mod dispatch;
 mod handler;
+mod idle;
 mod transport;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use futures::{task, Async, Future, Poll};
 use tokio_core::reactor::{Handle, Timeout};
 
 use self::dispatch::{Dispatch, Outgoing, STEP_BUDGET};
+use self::idle::IdleTimer;
 use self::transport::{Decode, Progress, Read, Transport};
 use crate::config::Config;
 use crate::errors::ClosedReason;
@@ -134,6 +136,10 @@ pub(crate) struct Connection<I, S: Service> {
     /// Why the connection is over, while the transport finds out more (a child
     /// process's exit status).
     ending: Option<ClosedReason>,
+    /// Closes the connection once idle for `Config::idle_timeout`, if set.
+    idle: Option<IdleTimer>,
+    /// A message was dispatched since the last look at `idle`.
+    delivered: bool,
 }
 // ANCHOR_END: connection
 
@@ -150,6 +156,9 @@ where
             shutdown,
             handle,
         } = wiring;
+        let idle = config
+            .idle_timeout
+            .and_then(|after| IdleTimer::new(after, &handle));
         Connection {
             transport: Transport::new(io, &config),
             dispatch: Dispatch::new(service, &config, pending, from_handles, from_service),
@@ -157,6 +166,8 @@ where
             shutdown,
             handle,
             ending: None,
+            idle,
+            delivered: false,
         }
     }
 
@@ -168,6 +179,9 @@ where
         // A wake-up may mean new bytes, or new messages from our handles: ask again.
         self.transport.woken();
         self.dispatch.woken();
+        // Whether this wake-up did something, for the idle timeout: raw bytes that make
+        // no message do not count, so a peer that trickles bytes is idle.
+        let mut active = Progress::Nothing;
         for _ in 0..MAX_ROUNDS {
             let mut progress = match self.read_incoming() {
                 Ok(progress) => progress,
@@ -179,9 +193,11 @@ where
                 }
                 Err(reason) => return Err(reason),
             };
-            progress |= self.drive_handlers();
-            progress |= self.send_outgoing();
-            progress |= self.flush()?;
+            let mut worked = self.drive_handlers();
+            worked |= self.send_outgoing();
+            worked |= self.flush()?;
+            active |= worked;
+            progress |= worked;
             if let Some(reason) = self.finished() {
                 return Ok(Async::Ready(reason));
             }
@@ -189,12 +205,12 @@ where
                 // Every step stopped on an inner NotReady (which registered this task
                 // with the transport, the handler futures or the channels) or on
                 // backpressure that only those can lift.
-                return Ok(Async::NotReady);
+                return self.poll_idle(active);
             }
         }
         // Still busy after the budget: let the other tasks run, then come back.
         task::current().notify();
-        Ok(Async::NotReady)
+        self.poll_idle(active)
     }
     // ANCHOR_END: drive
 
@@ -217,6 +233,7 @@ where
             if self.dispatch.is_parked() {
                 if self.dispatch.resume_parked(self.transport.write_buffer()) == Progress::Made {
                     progress = Progress::Made;
+                    self.delivered = true;
                     continue;
                 }
             } else if self.lifecycle.dispatches() {
@@ -227,6 +244,7 @@ where
                     .map_err(|err| ClosedReason::Protocol(Arc::new(err)))?;
                 if decoded == Decode::Delivered {
                     progress = Progress::Made;
+                    self.delivered = true;
                     continue;
                 }
                 if let Lifecycle::PeerClosed { ref mut drained } = self.lifecycle {
@@ -285,6 +303,27 @@ where
             .flush()
             .map_err(|err| ClosedReason::Io(Arc::new(err)))
     }
+
+    // ANCHOR: poll_idle
+    /// At the end of a wake-up that leaves the connection open: closes it if it has been
+    /// idle for `Config::idle_timeout`. `active` says whether this wake-up did something
+    /// besides reading bytes.
+    fn poll_idle(&mut self, mut active: Progress) -> Poll<ClosedReason, ClosedReason> {
+        let idle = match self.idle {
+            Some(ref mut idle) => idle,
+            None => return Ok(Async::NotReady),
+        };
+        if std::mem::take(&mut self.delivered) {
+            active = Progress::Made;
+        }
+        let quiet = self.dispatch.is_idle() && self.dispatch.no_calls_waiting();
+        match idle.expired(active == Progress::Made, quiet) {
+            Some(after) => Ok(Async::Ready(ClosedReason::Idle(after))),
+            // The idle timer, or what woke us before it, will wake us.
+            None => Ok(Async::NotReady),
+        }
+    }
+    // ANCHOR_END: poll_idle
 
     // ANCHOR: poll_lifecycle
     /// Moves the lifecycle on from outside events: the server's shutdown signal, the end
@@ -389,9 +428,10 @@ where
             }
         };
         match reason {
-            ClosedReason::PeerClosed | ClosedReason::ShutDown | ClosedReason::Exited(_) => {
-                log::debug!("connection closed: {}", reason)
-            }
+            ClosedReason::PeerClosed
+            | ClosedReason::ShutDown
+            | ClosedReason::Exited(_)
+            | ClosedReason::Idle(_) => log::debug!("connection closed: {}", reason),
             ClosedReason::Io(_) | ClosedReason::Protocol(_) | ClosedReason::BuilderPanicked(_) => {
                 log::warn!("connection closed: {}", reason)
             }
