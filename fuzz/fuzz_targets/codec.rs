@@ -23,6 +23,7 @@ enum Event {
     /// A message, by its encoding (a float NaN is not equal to itself, its bytes are).
     Message(Vec<u8>),
     InvalidRequest(u32, String),
+    InvalidResponse(u32, String),
     Error(String),
 }
 
@@ -69,6 +70,9 @@ fn drain(codec: &mut Codec, buf: &mut BytesMut, fed: &[u8], events: &mut Vec<Eve
             }
             Ok(Some(Incoming::InvalidRequest { id, reason })) => {
                 events.push(Event::InvalidRequest(id, reason.to_string()))
+            }
+            Ok(Some(Incoming::InvalidResponse { id, reason })) => {
+                events.push(Event::InvalidResponse(id, reason.to_string()))
             }
             Ok(None) => {
                 // What is left is the end of what was fed (its first bytes suffice to
