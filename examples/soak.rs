@@ -15,7 +15,9 @@
 //! Options: `--seconds S` (how long to start new connections), `--connections N` (at
 //! most this many; default unlimited), `--workers W` (clients at once, default 16),
 //! `--calls C` (at most C calls per connection, default 16), `--cut P` (cut P connections
-//! in 1000, default 250), `--seed X`. It starts `target/<profile>/examples/server` on a
+//! in 1000, default 250), `--half-close P` (P connections in 1000 are raw peers that send
+//! their requests and half-close at once, and must get every answer; default 100),
+//! `--seed X`. It starts `target/<profile>/examples/server` on a
 //! free loopback port and stops it at the end. Exit status 0 when every request sent was
 //! answered correctly or failed with a connection error and the server let go of every
 //! connection; 1 otherwise.
@@ -37,6 +39,7 @@ fn main() {
         workers: 16,
         max_calls: 16,
         kill_per_mille: 250,
+        half_close_per_mille: 100,
         seed: 1,
     };
     let args: Vec<String> = env::args().skip(1).collect();
@@ -52,6 +55,7 @@ fn main() {
             "--workers" => config.workers = value.max(1) as usize,
             "--calls" => config.max_calls = value.max(1),
             "--cut" => config.kill_per_mille = value.min(1000) as u32,
+            "--half-close" => config.half_close_per_mille = value.min(1000) as u32,
             "--seed" => config.seed = value,
             other => fail(&format!("unknown option `{}`", other)),
         }

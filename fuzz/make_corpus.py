@@ -73,6 +73,18 @@ seeds = {
     "deep_params_at_64": array(uint(0), uint(13), string("d"), b"\x91" * 62 + b"\x90"),
     "deep_params_at_65": array(uint(0), uint(14), string("d"), b"\x91" * 63 + b"\x90"),
     "invalid_utf8_method": array(uint(0), uint(15), b"\xa2\xff\xfe", array()),
+    # Issue 17: handlers that answer later or panic (the connection target's service
+    # answers methods starting with "l" after a poll, panics for "p", and for "pl" when
+    # polled), the end of the stream while they run, answers of the wrong shape, and
+    # the 13-byte head of a 16 MiB message.
+    "answered_later_then_end": array(uint(0), uint(16), string("later"), array(uint(1)))
+    + request,
+    "panics_now_and_later": array(uint(0), uint(17), string("panic"), array())
+    + array(uint(0), uint(18), string("plater"), array())
+    + request,
+    "call_answered_with_three_items": call + array(uint(1), uint(0), NIL),
+    "call_answered_with_string_msgid": call + array(uint(1), string("0"), NIL, uint(1)),
+    "bin32_16mib_head": b"\x94\x00\x13\xa3add\x91\xc6" + struct.pack(">I", 16 * 1024 * 1024 - 13),
 }
 
 for target in ("codec", "connection"):

@@ -18,8 +18,6 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io;
-use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -33,6 +31,7 @@ use tokio_core::reactor::{Core, Handle};
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use common::faults::{FaultLog, FaultPlan, Faulty, XorShift};
+use common::half_close::{send_then_half_close, HalfClosing};
 use common::pipe::{pipe, End};
 use common::wire::message::decode_stream;
 use common::{run, ExampleServer};
@@ -713,34 +712,6 @@ fn every_call_is_answered_once_or_failed_under_injected_faults_over_tcp() {
 // Half-closed peers
 // ---------------------------------------------------------------------------------------
 
-/// A loopback TCP stream whose `shutdown` half-closes it (tokio-core's does nothing):
-/// the peer of the half-close conversations.
-struct HalfClosing(TcpStream);
-
-impl io::Read for HalfClosing {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl io::Write for HalfClosing {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl AsyncRead for HalfClosing {}
-
-impl AsyncWrite for HalfClosing {
-    fn shutdown(&mut self) -> Poll<(), io::Error> {
-        self.0.shutdown(Shutdown::Write).map(Async::Ready)
-    }
-}
-
 /// Two ends of loopback TCP, the first one able to half-close.
 fn over_tcp(core: &mut Core, listener: &mut Listening) -> (HalfClosing, TcpStream) {
     let connecting = TcpStream::connect(&listener.addr, &core.handle());
@@ -769,20 +740,6 @@ impl Listening {
             incoming: listener.incoming(),
         }
     }
-}
-
-/// Writes `bytes`, half-closes, and reads until the other side closes, all at once (a
-/// peer that wrote everything before reading could deadlock with a server that stops
-/// reading while its answers wait).
-fn send_then_half_close<T>(io: T, bytes: Vec<u8>) -> impl Future<Item = Vec<u8>, Error = io::Error>
-where
-    T: AsyncRead + AsyncWrite,
-{
-    let (reader, writer) = io.split();
-    let sending = tokio_io::io::write_all(writer, bytes)
-        .and_then(|(writer, _)| tokio_io::io::shutdown(writer));
-    let reading = tokio_io::io::read_to_end(reader, Vec::new()).map(|(_, read)| read);
-    sending.join(reading).map(|(_, read)| read)
 }
 
 /// A fault plan without errors: every byte must get through, slowly.

@@ -13,6 +13,7 @@
 //! - [`reactor`]: futures run on a tokio-core reactor, bounded in time.
 //! - [`proxy`]: a TCP proxy that records what two other programs say to each other.
 //! - [`panicky`]: a service whose handlers panic on demand, served on its own thread.
+//! - [`half_close`]: a peer that sends, half-closes, and reads until the end.
 //! - [`pipe`], [`faults`], [`soak`]: an in-memory byte stream, a transport that injects
 //!   faults, and the soak driver (tests/faults.rs, tests/soak.rs, examples/soak.rs).
 //!
@@ -22,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod half_close;
 pub mod neovim;
 pub mod panicky;
 pub mod peer;

@@ -1,11 +1,13 @@
 //! The soak: many clients connecting to the example server and disconnecting, with
 //! requests in flight, for a bounded time and a bounded number of connections.
 //!
-//! Every client is our own [`Client`] over a TCP stream wrapped in a [`Killable`], so
+//! Most clients are our own [`Client`] over a TCP stream wrapped in a [`Killable`], so
 //! that the soak can cut a connection in the middle of its calls, as a failing network
-//! would. The books must balance at the end: every request sent was either answered
-//! with the right value or failed with a connection error; none is lost, none answered
-//! wrongly, none still waiting.
+//! would. Some are raw peers that send their requests and half-close at once, as
+//! `nc -N` does: every one of their requests must still be answered. The books must
+//! balance at the end: every request sent was either answered with the right value or
+//! failed with a connection error (never one of a half-closing peer's); none is lost,
+//! none answered wrongly, none still waiting.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
@@ -22,7 +24,9 @@ use tokio_core::reactor::{Core, Handle, Timeout};
 use tokio_io::{AsyncRead, AsyncWrite};
 
 use super::faults::XorShift;
+use super::half_close::{send_then_half_close, HalfClosing};
 use super::process::{mib, proc_stats, ProcStats};
+use super::wire::{decode_values, encode, parse_response, request};
 use super::{ExampleServer, RawPeer, HANG};
 
 /// The longest `sleep` a soak call asks for.
@@ -41,6 +45,8 @@ pub struct SoakConfig {
     pub max_calls: u64,
     /// In how many connections out of 1000 the soak cuts the transport mid-way.
     pub kill_per_mille: u32,
+    /// How many connections out of 1000 are raw peers that half-close after sending.
+    pub half_close_per_mille: u32,
     pub seed: u64,
 }
 
@@ -51,6 +57,8 @@ pub struct SoakReport {
     pub connections: u64,
     /// Connections the soak cut with calls in flight.
     pub cut: u64,
+    /// Connections of raw peers that half-closed after sending their requests.
+    pub half_closed: u64,
     pub sent: u64,
     pub answered: u64,
     /// Failed with `CallError::ConnectionClosed`.
@@ -96,8 +104,8 @@ impl SoakReport {
     pub fn print(&self) {
         println!("soak: {:.1} s", self.elapsed.as_secs_f64());
         println!(
-            "  connections {} (cut with calls in flight: {})",
-            self.connections, self.cut
+            "  connections {} (cut with calls in flight: {}; half-closed after sending: {})",
+            self.connections, self.cut, self.half_closed
         );
         println!(
             "  requests sent {} = answered {} + failed with a connection error {} (wrong: {}, stuck: {})",
@@ -279,6 +287,55 @@ fn one_connection(
     )
 }
 
+/// A raw peer: sends its requests, half-closes, and reads until the server closes.
+/// Every request must be answered, rightly: the end of its stream is no excuse.
+fn one_half_closing_connection(
+    shared: Rc<Shared>,
+    addr: SocketAddr,
+    handle: Handle,
+) -> Box<dyn Future<Item = (), Error = ()>> {
+    let calls = 1 + shared.below(shared.config.max_calls);
+    let mut bytes = Vec::new();
+    let mut expected = Vec::new();
+    for id in 0..calls {
+        let (method, params, answer) = if shared.below(4) == 0 {
+            let ms = shared.below(MAX_SLEEP_MS + 1);
+            ("sleep", vec![Value::from(ms)], Value::from(ms))
+        } else {
+            let a = shared.below(1 << 40) as i64;
+            let b = shared.below(1 << 40) as i64;
+            ("add", vec![a.into(), b.into()], Value::from(a + b))
+        };
+        bytes.extend(encode(&request(id, method, params)));
+        expected.push(Some(answer));
+    }
+    shared.report.borrow_mut().sent += calls;
+    Box::new(
+        TcpStream::connect(&addr, &handle)
+            .and_then(move |stream| send_then_half_close(HalfClosing(stream), bytes))
+            .then(move |read| {
+                let mut report = shared.report.borrow_mut();
+                let read = read.unwrap_or_default();
+                for value in decode_values(&read) {
+                    let answer = parse_response(&value)
+                        .and_then(|(id, result)| Some((expected.get_mut(id as usize)?, result)));
+                    match answer {
+                        Some((slot, Ok(value))) if slot.as_ref() == Some(&value) => {
+                            *slot = None;
+                            report.answered += 1;
+                        }
+                        _ => report.wrong += 1,
+                    }
+                }
+                // A request without its answer is lost: the server must not drop them.
+                report.wrong += expected.iter().filter(|slot| slot.is_some()).count() as u64;
+                report.half_closed += 1;
+                report.connections += 1;
+                Ok(())
+            }),
+    )
+}
+
 /// A worker: one connection after the other until the soak is over.
 fn worker(
     shared: Rc<Shared>,
@@ -289,7 +346,12 @@ fn worker(
         if !shared.go_on() {
             return Either::A(future::ok(Loop::Break(())));
         }
-        Either::B(one_connection(shared.clone(), addr, handle.clone()).map(|()| Loop::Continue(())))
+        let connection = if shared.below(1000) < u64::from(shared.config.half_close_per_mille) {
+            one_half_closing_connection(shared.clone(), addr, handle.clone())
+        } else {
+            one_connection(shared.clone(), addr, handle.clone())
+        };
+        Either::B(connection.map(|()| Loop::Continue(())))
     })
 }
 
@@ -335,6 +397,7 @@ pub fn soak(server: &mut ExampleServer, config: SoakConfig) -> SoakReport {
             let mut report = shared.report.borrow_mut();
             report.connections += phase_report.connections;
             report.cut += phase_report.cut;
+            report.half_closed += phase_report.half_closed;
             report.sent += phase_report.sent;
             report.answered += phase_report.answered;
             report.failed += phase_report.failed;
