@@ -32,6 +32,7 @@ use tokio_io::{AsyncRead, AsyncWrite};
 
 use common::faults::{FaultLog, FaultPlan, Faulty, XorShift};
 use common::half_close::{send_then_half_close, HalfClosing};
+use common::panicky::{quiet_deliberate_panics, DELIBERATE};
 use common::pipe::{pipe, End};
 use common::wire::message::decode_stream;
 use common::{run, ExampleServer};
@@ -61,7 +62,7 @@ impl Future for Later {
         if self.polls == 0 {
             return match self.value.take() {
                 Some(value) => Ok(Async::Ready(value)),
-                None => panic!("a handler panicked while it was polled"),
+                None => panic!("{} a handler panicked while it was polled", DELIBERATE),
             };
         }
         self.polls -= 1;
@@ -127,7 +128,7 @@ impl Service for EchoService {
             }));
         }
         match tag % PANIC_EVERY {
-            PANIC_AT_CALL => panic!("the handler of {} panicked when called", tag),
+            PANIC_AT_CALL => panic!("{} the handler of {} panicked when called", DELIBERATE, tag),
             PANIC_AT_POLL => Later { polls, value: None },
             _ => Later {
                 polls,
@@ -225,6 +226,7 @@ where
     T: AsyncRead + AsyncWrite + 'static,
     C: FnOnce(&mut Core, &mut XorShift) -> (T, T),
 {
+    quiet_deliberate_panics();
     let mut rng = XorShift::new(seed);
     let (client_end, server_end) = connect(core, &mut rng);
     let client_plan = FaultPlan::random(&mut rng);

@@ -15,7 +15,7 @@ use rmp_rpc_demo::{
 };
 use tokio_core::reactor::{Core, Handle, Timeout};
 
-use common::panicky::{Panicky, PanickyServer};
+use common::panicky::{quiet_deliberate_panics, Panicky, PanickyServer, DELIBERATE};
 use common::pipe::pipe;
 use common::reactor::recv_on;
 use common::{run, RawPeer};
@@ -416,6 +416,7 @@ fn a_request_handler_that_panics_costs_that_call_and_the_connection_goes_on() {
 
 #[test]
 fn a_notification_handler_that_panics_costs_nothing_but_itself() {
+    quiet_deliberate_panics();
     for ordered in [false, true] {
         let config = Config {
             ordered_notifications: ordered,
@@ -476,21 +477,27 @@ fn a_builder_that_panics_closes_its_own_connection_only() {
 
 #[test]
 fn a_client_whose_handler_builder_panics_says_so_on_every_call() {
+    quiet_deliberate_panics();
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let (client_end, _server_end) = pipe(usize::MAX);
     let client = Client::builder()
-        .handler(|_peer: Client| -> Panicky { panic!("no handler today") })
+        .handler(|_peer: Client| -> Panicky { panic!("{} no handler today", DELIBERATE) })
         .start(client_end, &handle)
         .expect("a valid configuration");
     match client.closed_reason() {
-        Some(ClosedReason::BuilderPanicked(message)) => assert_eq!(&*message, "no handler today"),
+        Some(ClosedReason::BuilderPanicked(message)) => {
+            assert_eq!(&*message, format!("{} no handler today", DELIBERATE))
+        }
         other => panic!("unexpected {:?}", other),
     }
     match run(&mut core, client.request("add", vec![])) {
         Err(CallError::ConnectionClosed(reason)) => assert_eq!(
             reason.to_string(),
-            "the connection was closed at once: the ServiceBuilder panicked making its service (no handler today)"
+            format!(
+                "the connection was closed at once: the ServiceBuilder panicked making its service ({} no handler today)",
+                DELIBERATE
+            )
         ),
         other => panic!("unexpected {:?}", other),
     }

@@ -9,9 +9,10 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::panic;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Once};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -21,6 +22,30 @@ use rmp_rpc_demo::{Client, Params, Server, Service, ShutdownHandle, Value};
 use tokio_core::reactor::Core;
 
 use super::HANG;
+
+/// How the panics made on purpose by the tests begin: see [`quiet_deliberate_panics`].
+pub const DELIBERATE: &str = "deliberate panic:";
+
+/// Keeps the panics the tests make on purpose (their message begins with
+/// [`DELIBERATE`]) off stderr, and reports every other one as the default hook does:
+/// thousands of expected panics would bury the one that matters. What a program does
+/// when it wants the same (the library installs no hook).
+pub fn quiet_deliberate_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let report = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if !message.is_some_and(|text| text.starts_with(DELIBERATE)) {
+                report(info);
+            }
+        }));
+    });
+}
 
 /// A future that waits for one poll (waking itself), then answers, or panics.
 pub struct Later<T> {
@@ -59,7 +84,7 @@ impl<T, E> Future for Later<Result<T, E>> {
             return Ok(Async::NotReady);
         }
         if self.panics {
-            panic!("a handler panicked while it was polled");
+            panic!("{} a handler panicked while it was polled", DELIBERATE);
         }
         match self.outcome.take() {
             Some(outcome) => outcome.map(Async::Ready),
@@ -92,7 +117,7 @@ impl Service for Panicky {
                 ..Later::answer(Ok(sum()))
             },
             "add_later" => Later::answer(Ok(sum())),
-            "panic_now" => panic!("a handler panicked when it was called"),
+            "panic_now" => panic!("{} a handler panicked when it was called", DELIBERATE),
             "panic_later" => Later::panic(),
             other => Later::answer(Err(Value::from(format!("no method {}", other)))),
         }
@@ -100,7 +125,10 @@ impl Service for Panicky {
 
     fn handle_notification(&mut self, method: &str, _: Params<'_>) -> Self::NotificationFuture {
         match method {
-            "panic_now" => panic!("a notification handler panicked when it was called"),
+            "panic_now" => panic!(
+                "{} a notification handler panicked when it was called",
+                DELIBERATE
+            ),
             "panic_later" => Later::panic(),
             _ => {
                 self.counted.set(self.counted.get() + 1);
@@ -125,6 +153,7 @@ impl PanickyServer {
     /// Starts it. The builder of connection number `panic_on_build` (counting from 1)
     /// panics, if any.
     pub fn start(panic_on_build: Option<usize>) -> PanickyServer {
+        quiet_deliberate_panics();
         let (ready_tx, ready) = mpsc::channel();
         let built = Arc::new(AtomicUsize::new(0));
         let counter = built.clone();
@@ -135,7 +164,7 @@ impl PanickyServer {
             let builder = move |_peer: Client| {
                 let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 if Some(n) == panic_on_build {
-                    panic!("the builder panicked on connection {}", n);
+                    panic!("{} the builder panicked on connection {}", DELIBERATE, n);
                 }
                 Panicky {
                     counted: counted.clone(),
