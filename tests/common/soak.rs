@@ -228,6 +228,18 @@ impl Shared {
     fn below(&self, n: u64) -> u64 {
         self.rng.borrow_mut().below(n)
     }
+
+    /// A call and its right answer: `sleep` one time in four, `add` otherwise.
+    fn random_call(&self) -> (&'static str, Vec<Value>, Value) {
+        if self.below(4) == 0 {
+            let ms = self.below(MAX_SLEEP_MS + 1);
+            ("sleep", vec![Value::from(ms)], Value::from(ms))
+        } else {
+            let a = self.below(1 << 40) as i64;
+            let b = self.below(1 << 40) as i64;
+            ("add", vec![a.into(), b.into()], Value::from(a + b))
+        }
+    }
 }
 
 /// One connection's worth of work: connect, make calls, maybe cut it, count outcomes.
@@ -246,14 +258,7 @@ fn one_connection(
                 let calls = 1 + shared.below(shared.config.max_calls);
                 let mut pending = Vec::new();
                 for _ in 0..calls {
-                    let (method, params, expected) = if shared.below(4) == 0 {
-                        let ms = shared.below(MAX_SLEEP_MS + 1);
-                        ("sleep", vec![Value::from(ms)], Value::from(ms))
-                    } else {
-                        let a = shared.below(1 << 40) as i64;
-                        let b = shared.below(1 << 40) as i64;
-                        ("add", vec![a.into(), b.into()], Value::from(a + b))
-                    };
+                    let (method, params, expected) = shared.random_call();
                     shared.report.borrow_mut().sent += 1;
                     let shared = shared.clone();
                     pending.push(client.request(method, params).then(move |outcome| {
@@ -298,14 +303,7 @@ fn one_half_closing_connection(
     let mut bytes = Vec::new();
     let mut expected = Vec::new();
     for id in 0..calls {
-        let (method, params, answer) = if shared.below(4) == 0 {
-            let ms = shared.below(MAX_SLEEP_MS + 1);
-            ("sleep", vec![Value::from(ms)], Value::from(ms))
-        } else {
-            let a = shared.below(1 << 40) as i64;
-            let b = shared.below(1 << 40) as i64;
-            ("add", vec![a.into(), b.into()], Value::from(a + b))
-        };
+        let (method, params, answer) = shared.random_call();
         bytes.extend(encode(&request(id, method, params)));
         expected.push(Some(answer));
     }
