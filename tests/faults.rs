@@ -142,6 +142,19 @@ impl Service for EchoService {
     }
 }
 
+/// The builder of `EchoService`s that record into `record`.
+fn echo_builder(
+    record: &Rc<RefCell<ServerRecord>>,
+    handle: &Handle,
+) -> impl Fn(Client) -> EchoService {
+    let (record, handle) = (record.clone(), handle.clone());
+    move |peer: Client| EchoService {
+        peer,
+        handle: handle.clone(),
+        record: record.clone(),
+    }
+}
+
 /// The handler of a tag with this remainder panics when it is called, or when it is
 /// polled (its last poll).
 const PANIC_EVERY: u64 = 11;
@@ -244,14 +257,7 @@ where
     let server_record = Rc::new(RefCell::new(ServerRecord::default()));
     let client_record = Rc::new(RefCell::new(ClientRecord::default()));
 
-    let builder = {
-        let (record, handle) = (server_record.clone(), handle.clone());
-        move |peer: Client| EchoService {
-            peer,
-            handle: handle.clone(),
-            record: record.clone(),
-        }
-    };
+    let builder = echo_builder(&server_record, &handle);
     let server_peer = Server::builder()
         .config(config.clone())
         .serve_connection(server_io, &builder, &handle)
@@ -585,15 +591,7 @@ fn pipelined(calls: usize, payload: usize, capacity: usize) -> Option<usize> {
     let (client_end, server_end) = pipe(capacity);
     let mut core = Core::new().expect("a reactor");
     let handle = core.handle();
-    let record = Rc::new(RefCell::new(ServerRecord::default()));
-    let builder = {
-        let (record, handle) = (record.clone(), handle.clone());
-        move |peer: Client| EchoService {
-            peer,
-            handle: handle.clone(),
-            record: record.clone(),
-        }
-    };
+    let builder = echo_builder(&Rc::default(), &handle);
     let _server = Server::builder()
         .serve_connection(server_end, &builder, &handle)
         .expect("a valid configuration");
@@ -771,15 +769,7 @@ fn half_closed_peer_gets_every_answer<T, U>(
     let (peer_io, _) = Faulty::new(peer_end, rng.next_u64(), slow_plan(&mut rng));
     let (server_io, _) = Faulty::new(server_end, rng.next_u64(), slow_plan(&mut rng));
     let handle = core.handle();
-    let record = Rc::new(RefCell::new(ServerRecord::default()));
-    let builder = {
-        let (record, handle) = (record.clone(), handle.clone());
-        move |peer: Client| EchoService {
-            peer,
-            handle: handle.clone(),
-            record: record.clone(),
-        }
-    };
+    let builder = echo_builder(&Rc::default(), &handle);
     let served = Server::builder()
         .serve_connection(server_io, &builder, &handle)
         .expect("a valid configuration");

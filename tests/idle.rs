@@ -9,112 +9,32 @@
 mod common;
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futures::future::{self, FutureResult};
-use futures::Future;
-use rmp_rpc_demo::{
-    BoxFuture, Client, ClosedReason, Config, Params, Server, Service, ShutdownHandle, Value,
-};
-use tokio_core::reactor::{Core, Handle, Timeout};
+use rmp_rpc_demo::{Client, ClosedReason, Config, Value};
+use tokio_core::reactor::{Core, Handle};
 
+use common::served::{calc, ServerThread};
 use common::wire::{encode, ok_response, request};
-use common::{run, RawPeer, HANG};
+use common::{run, RawPeer};
 
 /// The idle timeout of these tests.
 const IDLE: Duration = Duration::from_millis(200);
 
-/// `add [a, b]` at once, `sleep [ms]` after `ms` milliseconds.
-struct Calc {
-    handle: Handle,
-}
-
-impl Service for Calc {
-    type Output = Value;
-    type Error = Value;
-    type RequestFuture = BoxFuture<Value, Value>;
-    type NotificationFuture = FutureResult<(), ()>;
-
-    fn handle_request(&mut self, method: &str, params: Params<'_>) -> Self::RequestFuture {
-        let params = params.into_values();
-        let arg = |i: usize| params.get(i).and_then(Value::as_u64).unwrap_or(0);
-        match method {
-            "sleep" => {
-                let ms = arg(0);
-                let timer = Timeout::new(Duration::from_millis(ms), &self.handle);
-                Box::new(
-                    future::result(timer)
-                        .flatten()
-                        .map(move |()| Value::from(ms))
-                        .map_err(|err| Value::from(err.to_string())),
-                )
-            }
-            _ => Box::new(future::ok(Value::from(arg(0) + arg(1)))),
-        }
-    }
-
-    fn handle_notification(&mut self, _: &str, _: Params<'_>) -> Self::NotificationFuture {
-        future::ok(())
-    }
-}
-
-/// A server of `Calc` whose connections close after `idle` idle, on a thread of its
-/// own; stopped when dropped.
-struct IdleServer {
-    addr: SocketAddr,
-    shutdown: ShutdownHandle,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl IdleServer {
-    fn start(idle: Duration) -> IdleServer {
-        let (ready_tx, ready) = mpsc::channel();
-        let thread = thread::spawn(move || {
-            let mut core = Core::new().expect("a reactor");
-            let handle = core.handle();
-            let config = Config {
-                idle_timeout: Some(idle),
-                ..Config::default()
-            };
-            let timers = handle.clone();
-            let builder = move |_peer: Client| Calc {
-                handle: timers.clone(),
-            };
-            let addr = "127.0.0.1:0".parse().expect("an address");
-            let server = Server::builder()
-                .config(config)
-                .bind(&addr, builder, &handle)
-                .expect("bind");
-            ready_tx
-                .send((server.local_addr(), server.shutdown_handle()))
-                .expect("the test waits");
-            let _ = core.run(server);
-        });
-        let (addr, shutdown) = ready.recv_timeout(HANG).expect("the server starts");
-        IdleServer {
-            addr,
-            shutdown,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for IdleServer {
-    fn drop(&mut self) {
-        self.shutdown.shutdown(Duration::from_secs(0));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A server of `Calc` whose connections close after `idle` idle.
+fn idle_server(idle: Duration) -> ServerThread {
+    let config = Config {
+        idle_timeout: Some(idle),
+        ..Config::default()
+    };
+    ServerThread::start(config, |handle: &Handle| calc(handle))
 }
 
 // ANCHOR: idle_tests
 #[test]
 fn a_silent_peer_is_closed_after_the_idle_timeout() {
-    let server = IdleServer::start(IDLE);
+    let server = idle_server(IDLE);
     let mut silent = RawPeer::connect(server.addr);
     let connected = Instant::now();
     // It sends nothing: the server must close it by itself (within HANG).
@@ -129,7 +49,7 @@ fn a_silent_peer_is_closed_after_the_idle_timeout() {
 fn a_peer_that_trickles_bytes_without_finishing_a_message_is_closed() {
     // One byte every 20 ms of a request that never ends: bytes arrive, but never a
     // whole message, so the connection is idle.
-    let server = IdleServer::start(IDLE);
+    let server = idle_server(IDLE);
     let mut peer = RawPeer::connect(server.addr);
     let mut bytes = encode(&request(
         1,
@@ -155,7 +75,7 @@ fn a_peer_that_trickles_bytes_without_finishing_a_message_is_closed() {
 
 #[test]
 fn a_request_in_flight_longer_than_the_idle_timeout_is_answered() {
-    let server = IdleServer::start(IDLE);
+    let server = idle_server(IDLE);
     let mut peer = RawPeer::connect(server.addr);
     peer.request(1, "sleep", vec![(4 * IDLE.as_millis() as u64).into()]);
     assert_eq!(
@@ -171,7 +91,7 @@ fn a_peer_that_calls_more_often_than_the_idle_timeout_stays_connected() {
     // A longer timeout here, so that a busy machine cannot stretch a pause between two
     // calls (a twelfth of it) into a whole timeout.
     let idle = 3 * IDLE;
-    let server = IdleServer::start(idle);
+    let server = idle_server(idle);
     let mut peer = RawPeer::connect(server.addr);
     let started = Instant::now();
     let mut id = 0;
@@ -187,7 +107,7 @@ fn a_peer_that_calls_more_often_than_the_idle_timeout_stays_connected() {
 
 #[test]
 fn a_client_closes_its_idle_connection_and_says_why() {
-    let server = IdleServer::start(Duration::from_secs(600));
+    let server = idle_server(Duration::from_secs(600));
     let mut core = Core::new().unwrap();
     let handle = core.handle();
     let config = Config {
@@ -221,7 +141,7 @@ fn a_client_closes_its_idle_connection_and_says_why() {
 
 #[test]
 fn an_idle_timeout_too_long_to_count_means_never() {
-    let server = IdleServer::start(Duration::from_secs(u64::MAX));
+    let server = idle_server(Duration::from_secs(u64::MAX));
     let mut peer = RawPeer::connect(server.addr);
     peer.check_add(1, 1, 2);
     thread::sleep(2 * IDLE);

@@ -6,61 +6,17 @@ mod common;
 use std::io;
 use std::time::Duration;
 
-use futures::future::{self, FutureResult};
+use futures::future;
 use futures::sync::oneshot;
 use futures::Future;
-use rmp_rpc_demo::{
-    BoxFuture, CallError, Client, ClosedReason, Config, ConfigError, Limits, Params, Server,
-    Service, Value,
-};
-use tokio_core::reactor::{Core, Handle, Timeout};
+use rmp_rpc_demo::{CallError, Client, ClosedReason, Config, ConfigError, Limits, Server, Value};
+use tokio_core::reactor::Core;
 
 use common::panicky::{quiet_deliberate_panics, Panicky, PanickyServer, DELIBERATE};
 use common::pipe::pipe;
 use common::reactor::recv_on;
+use common::served::calc;
 use common::{run, RawPeer};
-
-/// `add [a, b]` answers at once, `sleep [ms]` after `ms` milliseconds.
-struct Calc {
-    handle: Handle,
-}
-
-impl Service for Calc {
-    type Output = Value;
-    type Error = Value;
-    type RequestFuture = BoxFuture<Value, Value>;
-    type NotificationFuture = FutureResult<(), ()>;
-
-    fn handle_request(&mut self, method: &str, params: Params<'_>) -> Self::RequestFuture {
-        let params = params.into_values();
-        let arg = |i: usize| params.get(i).and_then(Value::as_u64).unwrap_or(0);
-        match method {
-            "add" => Box::new(future::ok(Value::from(arg(0) + arg(1)))),
-            "sleep" => {
-                let ms = arg(0);
-                let timer = Timeout::new(Duration::from_millis(ms), &self.handle);
-                Box::new(
-                    future::result(timer)
-                        .flatten()
-                        .map(move |()| Value::from(ms))
-                        .map_err(|err| Value::from(err.to_string())),
-                )
-            }
-            other => Box::new(future::err(Value::from(format!("no method {}", other)))),
-        }
-    }
-
-    fn handle_notification(&mut self, _: &str, _: Params<'_>) -> Self::NotificationFuture {
-        future::ok(())
-    }
-}
-
-fn calc(handle: &Handle) -> impl Fn(Client) -> Calc {
-    let handle = handle.clone();
-    move |_peer: Client| Calc {
-        handle: handle.clone(),
-    }
-}
 
 /// Starts a `Calc` server on 127.0.0.1 and returns its address.
 fn spawn_server(core: &Core) -> std::net::SocketAddr {

@@ -12,6 +12,8 @@
 //! - [`python`]: Python's msgpack, and the peers written with it in tests/peers.
 //! - [`reactor`]: futures run on a tokio-core reactor, bounded in time.
 //! - [`proxy`]: a TCP proxy that records what two other programs say to each other.
+//! - [`served`]: a service of our own (`add`, `sleep`), and any service served on a
+//!   thread of its own with the settings a test needs.
 //! - [`panicky`]: a service whose handlers panic on demand, served on its own thread.
 //! - [`half_close`]: a peer that sends, half-closes, and reads until the end.
 //! - [`pipe`], [`faults`], [`soak`]: an in-memory byte stream, a transport that injects
@@ -32,6 +34,7 @@ pub mod process;
 pub mod proxy;
 pub mod python;
 pub mod reactor;
+pub mod served;
 pub mod soak;
 pub mod wire;
 

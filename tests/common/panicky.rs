@@ -12,16 +12,14 @@ use std::net::SocketAddr;
 use std::panic;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Once};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::sync::{Arc, Once};
 
 use futures::future::Future;
 use futures::{task, Async, Poll};
-use rmp_rpc_demo::{Client, Params, Server, Service, ShutdownHandle, Value};
-use tokio_core::reactor::Core;
+use rmp_rpc_demo::{Client, Config, Params, Service, Value};
+use tokio_core::reactor::Handle;
 
-use super::HANG;
+use super::served::ServerThread;
 
 /// How the panics made on purpose by the tests begin: see [`quiet_deliberate_panics`].
 pub const DELIBERATE: &str = "deliberate panic:";
@@ -138,15 +136,12 @@ impl Service for Panicky {
     }
 }
 
-/// A server of [`Panicky`] on 127.0.0.1, on a thread of its own. Dropping it shuts the
-/// server down and checks that its thread ended without a panic: one escaping a handler
-/// would have ended it early.
+/// A server of [`Panicky`] on a thread of its own (see [`ServerThread`]).
 pub struct PanickyServer {
     pub addr: SocketAddr,
     /// Connections whose builder ran.
     pub built: Arc<AtomicUsize>,
-    shutdown: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    _thread: ServerThread,
 }
 
 impl PanickyServer {
@@ -154,14 +149,11 @@ impl PanickyServer {
     /// panics, if any.
     pub fn start(panic_on_build: Option<usize>) -> PanickyServer {
         quiet_deliberate_panics();
-        let (ready_tx, ready) = mpsc::channel();
         let built = Arc::new(AtomicUsize::new(0));
         let counter = built.clone();
-        let thread = thread::spawn(move || {
-            let mut core = Core::new().expect("a reactor");
-            let handle = core.handle();
+        let thread = ServerThread::start(Config::default(), move |_: &Handle| {
             let counted = Rc::new(Cell::new(0));
-            let builder = move |_peer: Client| {
+            move |_peer: Client| {
                 let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 if Some(n) == panic_on_build {
                     panic!("{} the builder panicked on connection {}", DELIBERATE, n);
@@ -169,32 +161,12 @@ impl PanickyServer {
                 Panicky {
                     counted: counted.clone(),
                 }
-            };
-            let addr = "127.0.0.1:0".parse().expect("an address");
-            let server = Server::bind(&addr, builder, &handle).expect("bind");
-            ready_tx
-                .send((server.local_addr(), server.shutdown_handle()))
-                .expect("the test waits");
-            let _ = core.run(server);
-        });
-        let (addr, shutdown) = ready.recv_timeout(HANG).expect("the server thread starts");
-        PanickyServer {
-            addr,
-            built,
-            shutdown,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for PanickyServer {
-    fn drop(&mut self) {
-        self.shutdown.shutdown(Duration::from_secs(0));
-        if let Some(thread) = self.thread.take() {
-            let ended = thread.join();
-            if !thread::panicking() {
-                assert!(ended.is_ok(), "a panic escaped into the server's reactor");
             }
+        });
+        PanickyServer {
+            addr: thread.addr,
+            built,
+            _thread: thread,
         }
     }
 }
