@@ -9,10 +9,8 @@
 //! futures, its timers) stays on the reactor that adopted it, so a service need not be
 //! `Send`: each reactor gets its own service builder, made on its own thread.
 
-use std::any::Any;
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread;
 
@@ -21,6 +19,7 @@ use futures::sync::{mpsc, oneshot};
 use futures::{task, Async, Future, Poll};
 use tokio_core::reactor::{Core, Handle};
 
+use crate::catch::catch;
 use crate::config::Config;
 use crate::connection::Duplex;
 use crate::errors::ServerError;
@@ -118,6 +117,7 @@ impl<B: ServiceBuilder> Serving<B> {
 /// A socket on its way to a reactor thread, with its place in that reactor's count.
 type Handover<L> = (<L as crate::listener::sealed::Accept>::Socket, Slot);
 
+// ANCHOR: reactor_thread
 /// The server's end of one reactor thread, which serves sockets accepted by an `L`.
 pub(crate) struct ReactorThread<L: Listener> {
     name: String,
@@ -179,6 +179,7 @@ where
         }
     }
 }
+// ANCHOR_END: reactor_thread
 
 impl<L: Listener> ReactorThread<L> {
     /// Gives the thread a socket to serve. If the thread is gone, the socket is closed;
@@ -227,6 +228,7 @@ impl<L: Listener> fmt::Debug for ReactorThread<L> {
     }
 }
 
+// ANCHOR: run_reactor_thread
 /// Runs a reactor thread: makes its `Core`, then the task `serve` builds on it, and
 /// runs the task to its end. Says on `ready` when the thread serves, or why it could not
 /// start (`spawn` waits for that); a panic after that is the result.
@@ -240,7 +242,7 @@ where
     T: Future<Item = (), Error = ()>,
 {
     let mut ready = Some(ready);
-    let ran = panic::catch_unwind(AssertUnwindSafe(|| -> io::Result<()> {
+    let ran = catch(|| -> io::Result<()> {
         let mut core = Core::new()?;
         let task = serve(&core.handle());
         if let Some(ready) = ready.take() {
@@ -249,17 +251,17 @@ where
         // The task never fails.
         let _ = core.run(task);
         Ok(())
-    }));
+    });
     let failure = match ran {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(err)) => io::Error::new(
             err.kind(),
             format!("cannot start a reactor on thread {}: {}", name, err),
         ),
-        Err(payload) => {
+        Err(message) => {
             let err = ServerError::ReactorPanicked {
                 thread: name.to_string(),
-                message: panic_message(&*payload),
+                message,
             };
             if ready.is_none() {
                 return Err(err);
@@ -272,18 +274,9 @@ where
     }
     Ok(())
 }
+// ANCHOR_END: run_reactor_thread
 
-/// The message a panic was given (`panic!("...")`), or a stand-in for other payloads.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_string()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic whose payload is not a string".to_string()
-    }
-}
-
+// ANCHOR: adopt
 /// The task of a reactor thread: adopts the sockets the server hands over until it
 /// stops accepting, then waits for the last connection to end.
 struct Adopt<B, L: Listener> {
@@ -320,3 +313,4 @@ impl<B: ServiceBuilder, L: Listener> Future for Adopt<B, L> {
         Ok(self.serving.poll_ended())
     }
 }
+// ANCHOR_END: adopt

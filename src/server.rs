@@ -172,6 +172,7 @@ impl ServerBuilder {
     }
     // ANCHOR_END: bind_unix
 
+    // ANCHOR: bind_per_reactor
     /// Like [`bind`](ServerBuilder::bind), on [`threads`](ServerBuilder::threads)
     /// reactors: `per_reactor` makes the service builder of each reactor, on that
     /// reactor's thread, given its handle (to arm timers there, say). Each builder, its
@@ -204,6 +205,8 @@ impl ServerBuilder {
             .collect::<io::Result<Vec<_>>>()?;
         Ok(self.listen(listener, builder, threads, connections, handle))
     }
+
+    // ANCHOR_END: bind_per_reactor
 
     /// Refuses the settings that cannot work.
     fn check(&self) -> Result<(), ConfigError> {
@@ -551,6 +554,7 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
     }
     // ANCHOR_END: stop_accepting
 
+    // ANCHOR: watch_threads
     /// Sees which reactor threads have ended; stops the server on the first one that
     /// failed.
     fn watch_threads(&mut self) -> Async<()> {
@@ -569,6 +573,7 @@ impl<B: ServiceBuilder, L: Listener> Server<B, L> {
         }
         all_done
     }
+    // ANCHOR_END: watch_threads
 }
 
 // ANCHOR: server_poll

@@ -71,5 +71,8 @@ pub mod ch04_05_performance {}
 #[doc = include_str!("../../src/ch04-06-typed-calls.md")]
 pub mod ch04_06_typed_calls {}
 
+#[doc = include_str!("../../src/ch04-07-more-than-one-core.md")]
+pub mod ch04_07_more_than_one_core {}
+
 #[doc = include_str!("../../src/appendix.md")]
 pub mod appendix {}
