@@ -51,8 +51,8 @@ impl Server {
     }
 
     /// The servers measured in `mode`, the extra ones last: single-threaded ones when
-    /// pinned to one CPU, the multi-threaded ones (and ours on one thread, to compare)
-    /// when the scheduler places them.
+    /// pinned to one CPU; unpinned, where the scheduler places them, every server on
+    /// one thread and on several, to see what more threads buy each of them.
     pub fn for_mode(mode: Mode) -> Vec<Server> {
         let mut servers = match mode {
             Mode::Same | Mode::Split => vec![
@@ -65,8 +65,11 @@ impl Server {
             Mode::Free => vec![
                 Server::Ours,
                 Server::OursThreads,
+                Server::RmpRpc,
                 Server::RmpRpcPool,
+                Server::MsgpackRpc,
                 Server::MsgpackRpcMulti,
+                Server::Limit,
                 Server::LimitThreads,
             ],
         };

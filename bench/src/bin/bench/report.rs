@@ -387,6 +387,23 @@ pub fn print_core_targets(results: &BTreeMap<Key, Runs>) {
             ),
         }
     }
+    // What more threads buy each server, for reference.
+    for (many, one) in [
+        (Server::OursThreads, Server::Ours),
+        (Server::RmpRpcPool, Server::RmpRpc),
+        (Server::MsgpackRpcMulti, Server::MsgpackRpc),
+        (Server::LimitThreads, Server::Limit),
+    ] {
+        if let (Some((m, _)), Some((o, _))) = (rate(many, conns), rate(one, conns)) {
+            println!(
+                "  {:<54} {:>5.2}   (reference: threads against one thread)  CPU us/req {} / {}",
+                format!("16 conns: {} / {}", many.label(), one.label()),
+                m / o,
+                cpu(many, conns).map_or("-".into(), |x| Metric::Cpu.format(x)),
+                cpu(one, conns).map_or("-".into(), |x| Metric::Cpu.format(x)),
+            );
+        }
+    }
     for sc in [Scenario::Sequential, Scenario::Pipelined] {
         let what = format!("{}: {} / ours", sc.title(), two.label());
         match (rate(two, sc), rate(Server::Ours, sc)) {
