@@ -373,12 +373,15 @@ fn a_service_builder_that_panics_on_a_reactor_thread_fails_bind_with_its_message
     );
 }
 
-/// The `ConfigError` inside a builder's error.
-fn config_error(err: &io::Error) -> &ConfigError {
+/// Checks that `err` carries the `ConfigError` of `field`, and says exactly `text`.
+fn assert_refused(err: io::Error, field: &str, text: &str) {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    err.get_ref()
+    let config = err
+        .get_ref()
         .and_then(|err| err.downcast_ref::<ConfigError>())
-        .unwrap_or_else(|| panic!("not a ConfigError: {}", err))
+        .unwrap_or_else(|| panic!("not a ConfigError: {}", err));
+    assert_eq!(config.field(), field);
+    assert_eq!(err.to_string(), text);
 }
 
 #[test]
@@ -387,35 +390,29 @@ fn zero_threads_zero_connections_and_several_reactors_for_one_builder_are_refuse
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let one_builder = |_peer: Client| rmp_rpc_demo::NoHandler;
     let per_reactor = |_: &Handle| |_peer: Client| rmp_rpc_demo::NoHandler;
-
-    let err = Server::builder()
-        .threads(0)
-        .bind_per_reactor(&addr, per_reactor, &core.handle())
-        .unwrap_err();
-    assert_eq!(config_error(&err).field(), "ServerBuilder::threads");
-    assert_eq!(
-        err.to_string(),
-        "invalid setting ServerBuilder::threads: 0 would leave no reactor to serve connections; use at least 1"
+    assert_refused(
+        Server::builder()
+            .threads(0)
+            .bind_per_reactor(&addr, per_reactor, &core.handle())
+            .unwrap_err(),
+        "ServerBuilder::threads",
+        "invalid setting ServerBuilder::threads: 0 would leave no reactor to serve connections; use at least 1",
     );
-
-    let err = Server::builder()
-        .max_connections(0)
-        .bind(&addr, one_builder, &core.handle())
-        .unwrap_err();
-    assert_eq!(config_error(&err).field(), "ServerBuilder::max_connections");
-    assert_eq!(
-        err.to_string(),
-        "invalid setting ServerBuilder::max_connections: 0 would close every connection as soon as it is accepted; use at least 1"
+    assert_refused(
+        Server::builder()
+            .max_connections(0)
+            .bind(&addr, one_builder, &core.handle())
+            .unwrap_err(),
+        "ServerBuilder::max_connections",
+        "invalid setting ServerBuilder::max_connections: 0 would close every connection as soon as it is accepted; use at least 1",
     );
-
-    let err = Server::builder()
-        .threads(2)
-        .bind(&addr, one_builder, &core.handle())
-        .unwrap_err();
-    assert_eq!(config_error(&err).field(), "ServerBuilder::threads");
-    assert_eq!(
-        err.to_string(),
-        "invalid setting ServerBuilder::threads: 2 reactors need a service builder each, made on each reactor's thread: use ServerBuilder::bind_per_reactor"
+    assert_refused(
+        Server::builder()
+            .threads(2)
+            .bind(&addr, one_builder, &core.handle())
+            .unwrap_err(),
+        "ServerBuilder::threads",
+        "invalid setting ServerBuilder::threads: 2 reactors need a service builder each, made on each reactor's thread: use ServerBuilder::bind_per_reactor",
     );
 }
 

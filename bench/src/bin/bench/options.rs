@@ -35,18 +35,10 @@ pub fn extra_servers() -> &'static [(String, PathBuf)] {
 impl Server {
     /// Every server, the extra ones last.
     pub fn all() -> Vec<Server> {
-        let mut all = vec![
-            Server::Ours,
-            Server::OursTyped,
-            Server::OursThreads,
-            Server::RmpRpc,
-            Server::RmpRpcPool,
-            Server::MsgpackRpc,
-            Server::MsgpackRpcMulti,
-            Server::Limit,
-            Server::LimitThreads,
-        ];
-        all.extend((0..extra_servers().len()).map(Server::Extra));
+        let mut all = Server::for_mode(Mode::Same);
+        all.extend(Server::for_mode(Mode::Free));
+        all.sort();
+        all.dedup();
         all
     }
 
