@@ -31,7 +31,6 @@ const DEFAULT_ADDR: &str = "127.0.0.1:54321";
 /// How long to wait for the server's `pong` before giving up.
 const PONG_TIMEOUT: Duration = Duration::from_secs(5);
 
-// ANCHOR: handler
 /// Handles what the server sends us: passes each `pong` on to `main`.
 struct PongHandler {
     pongs: mpsc::UnboundedSender<Vec<Value>>,
@@ -56,7 +55,6 @@ impl Service for PongHandler {
         future::ok(())
     }
 }
-// ANCHOR_END: handler
 
 fn main() {
     let arg = env::args().nth(1);
@@ -74,7 +72,6 @@ fn main() {
         Core::new().unwrap_or_else(|err| fail(&format!("cannot start the reactor: {}", err)));
     let handle = core.handle();
 
-    // ANCHOR: connect
     let (pongs_sender, pongs) = mpsc::unbounded();
     let builder = Client::builder().handler(move |_peer: Client| PongHandler {
         pongs: pongs_sender.clone(),
@@ -89,9 +86,7 @@ fn main() {
             addr, err, addr
         ))
     });
-    // ANCHOR_END: connect
 
-    // ANCHOR: calls
     let sum = core.run(client.request("add", vec![1.into(), 2.into()]));
     println!("add [1, 2] = {}", show(sum));
     let difference = core.run(client.request("sub", vec![10.into(), 4.into()]));
@@ -103,9 +98,7 @@ fn main() {
             other
         )),
     }
-    // ANCHOR_END: calls
 
-    // ANCHOR: ping
     let args = vec![Value::from(1), Value::from("hello")];
     if let Err(err) = client.notify("ping", args.clone()) {
         fail(&err.to_string());
@@ -119,7 +112,6 @@ fn main() {
         }
         _ => fail(&format!("no pong within {} s", PONG_TIMEOUT.as_secs())),
     }
-    // ANCHOR_END: ping
 }
 
 /// A result as the user wants to read it, or the end of the program.

@@ -108,7 +108,6 @@ impl Calculator {
     }
 }
 
-// ANCHOR: arguments
 /// `op(a, b)` for params `[a, b]`, with a readable error for anything else.
 fn arithmetic(
     method: &str,
@@ -148,7 +147,6 @@ fn refusal(method: &str, expects: &str, params: Params) -> Value {
 fn milliseconds() -> String {
     format!("a number of milliseconds from 0 to {}", MAX_SLEEP_MS)
 }
-// ANCHOR_END: arguments
 
 // ANCHOR: reply
 /// The answer to a request: ready now, or when a `sleep` timer fires.

@@ -69,8 +69,9 @@ const DEFAULT_MAX_VALUES: usize = 1024 * 1024;
 pub struct Config {
     /// What one incoming message may ask of us (depth, size, number of values).
     pub limits: Limits,
-    /// The most requests from the peer whose handlers may run at once. When reached,
-    /// the connection stops reading until one completes. Default: 1024.
+    /// The most handlers of the peer's messages that may run at once: requests and
+    /// notifications together (queued notifications included). When reached, the
+    /// connection stops reading until one completes. Default: 1024.
     pub max_in_flight: usize,
     /// How many encoded bytes may wait for the peer to read them before the connection
     /// stops reading new requests and stops running handlers. A single larger message is

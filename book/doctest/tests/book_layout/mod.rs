@@ -1,9 +1,9 @@
 //! Checks across the book's files: what the chapters include, against the listing crates
 //! and the library's sources.
 //!
-//! - An `ANCHOR: name` in `src/` or in a listing crate that no chapter includes: the
-//!   code it marks was meant to be shown, and is not (or the marker is left over). The
-//!   `dependencies` anchor every listing's `Cargo.toml` has is exempt.
+//! - An `ANCHOR: name` in `src/`, `examples/` or a listing crate that no chapter
+//!   includes: the code it marks was meant to be shown, and is not (or the marker is left
+//!   over). The `dependencies` anchor every listing's `Cargo.toml` has is exempt.
 //! - A chapter of part 3 that includes a file from outside `book/`: part 3 grows its own
 //!   small crate in `book/listings/` and never shows the library's `src/`.
 //! - A commit hash in a chapter: chapters teach lessons; run logs and hashes belong in
@@ -225,7 +225,7 @@ impl Layout {
             .collect()
     }
 
-    /// Anchors in `src/` and in the listing crates that no chapter includes.
+    /// Anchors in `src/`, `examples/` and the listing crates that no chapter includes.
     fn unused_anchors(&self, chapters: &[Chapter]) -> Vec<Problem> {
         // (real file, anchor) for every anchored include of every chapter.
         let mut used: Vec<(PathBuf, String)> = Vec::new();
@@ -240,6 +240,7 @@ impl Layout {
         }
         let mut files = Vec::new();
         walk(&self.root.join("src"), &mut files);
+        walk(&self.root.join("examples"), &mut files);
         walk(&self.listings(), &mut files);
         // A linked file is the same file as its target: look at it once.
         let mut seen: Vec<PathBuf> = Vec::new();
