@@ -17,74 +17,15 @@
 //!   showing the library's files, commit hashes, and each chapter's `## Complete code`.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 mod book_layout;
+mod markdown;
 
-/// One thing wrong in the book's sources.
-#[derive(Debug, Clone, PartialEq)]
-struct Problem {
-    file: PathBuf,
-    line: usize,
-    what: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.what)
-    }
-}
-
-/// A fenced code block.
-struct Fence {
-    /// Line number of the opening fence, from 1.
-    line: usize,
-    info: String,
-    body: Vec<(usize, String)>,
-}
-
-/// Splits a markdown file into its fenced blocks and the lines outside them.
-fn split_fences(text: &str) -> (Vec<Fence>, Vec<(usize, String)>) {
-    let mut fences = Vec::new();
-    let mut prose = Vec::new();
-    // The fence character, its length, and the block being read.
-    let mut open: Option<(char, usize, Fence)> = None;
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        let indent = line.len() - line.trim_start().len();
-        let trimmed = line.trim_start();
-        let marker = trimmed.chars().next().filter(|&c| c == '`' || c == '~');
-        let run = marker.map_or(0, |c| trimmed.chars().take_while(|&x| x == c).count());
-        let is_fence = indent <= 3 && run >= 3;
-        match open.take() {
-            Some((c, len, mut fence)) => {
-                if is_fence && marker == Some(c) && run >= len && trimmed[run..].trim().is_empty() {
-                    fences.push(fence);
-                } else {
-                    fence.body.push((number, line.to_owned()));
-                    open = Some((c, len, fence));
-                }
-            }
-            None if is_fence => {
-                let c = marker.unwrap_or('`');
-                let info = trimmed[run..].trim().to_owned();
-                let fence = Fence {
-                    line: number,
-                    info,
-                    body: Vec::new(),
-                };
-                open = Some((c, run, fence));
-            }
-            None => prose.push((number, line.to_owned())),
-        }
-    }
-    if let Some((_, _, fence)) = open {
-        fences.push(fence);
-    }
-    (fences, prose)
-}
+use markdown::{
+    directives, is_only_an_include, link_targets, split_fences, summary_entries, Problem,
+};
 
 /// The words rustdoc reads in a fence's info string that still mean "this is Rust".
 const RUSTDOC_ATTRIBUTES: &[&str] = &[
@@ -106,34 +47,6 @@ fn is_rust(info: &str) -> bool {
     info.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|word| !word.is_empty())
         .all(|word| RUSTDOC_ATTRIBUTES.contains(&word) || word.starts_with("ignore-"))
-}
-
-/// The include directives on a line: `(directive, argument)`.
-fn directives(line: &str) -> Vec<(&str, &str)> {
-    let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find("{{#") {
-        let escaped = start > 0 && rest[..start].ends_with('\\');
-        let after = &rest[start + 3..];
-        let end = match after.find("}}") {
-            Some(end) => end,
-            None => break,
-        };
-        let inner = after[..end].trim();
-        let (name, argument) =
-            inner.split_at(inner.find(char::is_whitespace).unwrap_or(inner.len()));
-        if !escaped && (name == "include" || name == "rustdoc_include") {
-            found.push((name, argument.trim()));
-        }
-        rest = &after[end + 2..];
-    }
-    found
-}
-
-/// True when the line holds one include directive and nothing else.
-fn is_only_an_include(line: &str) -> bool {
-    let trimmed = line.trim();
-    directives(trimmed).len() == 1 && trimmed.starts_with("{{#") && trimmed.ends_with("}}")
 }
 
 /// Checks what an include directive points at.
@@ -241,39 +154,6 @@ fn strip_inline_markup(title: &str) -> String {
     out.replace(['`', '*'], "")
 }
 
-/// The link and image targets on a line of prose, outside inline code.
-fn link_targets(line: &str) -> Vec<String> {
-    // Drop inline code spans first: `](x)` inside backticks is not a link.
-    let mut visible = String::new();
-    let mut in_code = false;
-    for c in line.chars() {
-        if c == '`' {
-            in_code = !in_code;
-        } else if !in_code {
-            visible.push(c);
-        }
-    }
-    let mut targets = Vec::new();
-    let mut rest = visible.as_str();
-    while let Some(at) = rest.find("](") {
-        let after = &rest[at + 2..];
-        let end = after.find(')').unwrap_or(after.len());
-        let target = after[..end].split_whitespace().next().unwrap_or("");
-        targets.push(target.trim_matches(|c| c == '<' || c == '>').to_owned());
-        rest = &after[end..];
-    }
-    for attribute in &["src=\"", "href=\""] {
-        let mut rest = visible.as_str();
-        while let Some(at) = rest.find(attribute) {
-            let after = &rest[at + attribute.len()..];
-            let end = after.find('"').unwrap_or(after.len());
-            targets.push(after[..end].to_owned());
-            rest = &after[end..];
-        }
-    }
-    targets
-}
-
 /// Checks one link target, relative to the markdown file at `file`.
 fn check_link(file: &Path, own_text: &str, target: &str) -> Option<String> {
     let external = ["http://", "https://", "mailto:"];
@@ -366,20 +246,6 @@ fn lint_markdown(file: &Path, text: &str) -> Vec<Problem> {
         }
     }
     problems
-}
-
-/// The chapter files SUMMARY.md lists, with their line numbers.
-fn summary_entries(text: &str) -> Vec<(usize, String)> {
-    let (_, prose) = split_fences(text);
-    prose
-        .iter()
-        .flat_map(|(line, content)| {
-            link_targets(content)
-                .into_iter()
-                .filter(|target| !target.is_empty())
-                .map(move |target| (*line, target))
-        })
-        .collect()
 }
 
 fn book_src() -> PathBuf {

@@ -30,7 +30,7 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use super::{directives, split_fences, Problem};
+use super::markdown::{directives, split_fences, Problem};
 
 /// Chapters of part 3 that still show `src/` and have no listing crate per step.
 /// Removed when part 3 lands: engineer "part3" empties it as each chapter is rewritten.
