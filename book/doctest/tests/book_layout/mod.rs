@@ -16,7 +16,8 @@
 //!   (a file with anchors through one anchor around all of it, so that the reader sees no
 //!   ANCHOR lines), the `Cargo.toml`'s `dependencies` anchor when it changed (after an
 //!   inline `[package]` that names the crate `minirpc`), and name every file the reader
-//!   must delete on a line that says so ("Delete `src/bin/server.rs`."); and no listing
+//!   must delete on a line that says so ("Delete `src/bin/server.rs`."); each block that
+//!   shows a file has a `Filename: path` line above it that names that file; and no listing
 //!   keeps a dependency table outside its `dependencies` anchor. Other folders of a
 //!   listing crate (`output/`, `book-checks/`) are the repository's, not the reader's. A
 //!   file a step leaves unchanged is best a symbolic link to the step that last changed
@@ -68,18 +69,18 @@ pub struct Chapter {
 }
 
 impl Chapter {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         file_name(&self.path)
     }
 }
 
 /// One include directive of a chapter.
-struct Include {
-    line: usize,
+pub(crate) struct Include {
+    pub(crate) line: usize,
     /// The included file, joined to the chapter's folder and with `..` resolved.
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What follows the path's `:`, if anything: an anchor or a line range.
-    selector: Option<String>,
+    pub(crate) selector: Option<String>,
 }
 
 impl Layout {
@@ -340,6 +341,28 @@ impl Layout {
                 return problems;
             }
         };
+        // The reader types each block into the file its `Filename:` line names.
+        for block in &section.blocks {
+            for include in section.includes_in(block) {
+                let in_crate = include
+                    .path
+                    .strip_prefix(self.listings())
+                    .ok()
+                    .map(|path| path.components().skip(1).collect::<PathBuf>());
+                let named = block.caption.as_ref().map(PathBuf::from);
+                if named.is_none() || (in_crate.is_some() && in_crate != named) {
+                    let file = in_crate.unwrap_or_else(|| include.path.clone());
+                    report(
+                        block.line,
+                        format!(
+                            "a block of `{}` shows `{}`: put `Filename: {1}` on the line above it, where the reader sees which file it is",
+                            COMPLETE_CODE,
+                            file.display()
+                        ),
+                    );
+                }
+            }
+        }
         let was = |relative: &Path| {
             previous
                 .as_ref()
@@ -389,15 +412,10 @@ impl Layout {
 
         if let Some(previous) = &previous {
             let kept = reader_files(&last_dir);
+            let deleted = section.deleted();
             for relative in reader_files(previous) {
                 let mention = format!("`{}`", relative.display());
-                // Named on a line that says to delete it, not merely mentioned.
-                let told = section.text.lines().any(|line| {
-                    let lower = line.to_lowercase();
-                    line.contains(&mention)
-                        && (lower.contains("delete") || lower.contains("remove"))
-                });
-                if !kept.contains(&relative) && !told {
+                if !kept.contains(&relative) && !deleted.contains(&relative) {
                     report(
                         section.line,
                         format!(
@@ -459,16 +477,26 @@ impl Layout {
 
 /// The `## Complete code` section of a chapter: from its heading to the next heading of
 /// the same level or above.
-struct Section {
-    line: usize,
+pub(crate) struct Section {
+    pub(crate) line: usize,
     text: String,
-    includes: Vec<Include>,
-    /// The `toml` blocks of the section: their include directives' targets, and their text.
-    toml_blocks: Vec<(Vec<PathBuf>, String)>,
+    pub(crate) includes: Vec<Include>,
+    /// The fenced blocks of the section, in order.
+    pub(crate) blocks: Vec<Block>,
+}
+
+/// A fenced block of a `## Complete code` section.
+pub(crate) struct Block {
+    /// Line number of the opening fence, from 1.
+    pub(crate) line: usize,
+    pub(crate) info: String,
+    /// The file the block holds, as the `Filename: path` line just above it names it.
+    pub(crate) caption: Option<String>,
+    pub(crate) body: Vec<(usize, String)>,
 }
 
 impl Section {
-    fn of(chapter: &Chapter) -> Option<Section> {
+    pub(crate) fn of(chapter: &Chapter) -> Option<Section> {
         let (fences, prose) = split_fences(&chapter.text);
         let start = prose
             .iter()
@@ -494,27 +522,49 @@ impl Section {
             .into_iter()
             .filter(|include| inside(include.line))
             .collect();
-        let dir = chapter.path.parent().unwrap_or_else(|| Path::new(""));
-        let toml_blocks = fences
-            .iter()
-            .filter(|fence| inside(fence.line) && fence.info == "toml")
-            .map(|fence| {
-                let targets = fence
-                    .body
-                    .iter()
-                    .flat_map(|(_, line)| directives(line))
-                    .map(|(_, argument)| normalize(&dir.join(argument)))
-                    .collect();
-                let body: Vec<&str> = fence.body.iter().map(|(_, line)| line.as_str()).collect();
-                (targets, body.join("\n"))
+        let lines: Vec<&str> = chapter.text.lines().collect();
+        let blocks = fences
+            .into_iter()
+            .filter(|fence| inside(fence.line))
+            .map(|fence| Block {
+                line: fence.line,
+                caption: caption(&lines[..fence.line - 1]),
+                info: fence.info,
+                body: fence.body,
             })
             .collect();
         Some(Section {
             line: start,
             text: text.join("\n"),
             includes,
-            toml_blocks,
+            blocks,
         })
+    }
+
+    /// The section's includes on the lines of `block`.
+    pub(crate) fn includes_in<'a>(&'a self, block: &'a Block) -> impl Iterator<Item = &'a Include> {
+        self.includes
+            .iter()
+            .filter(move |include| block.body.iter().any(|(line, _)| *line == include.line))
+    }
+
+    /// The files the section tells the reader to delete: every path in backticks on a
+    /// line that says "delete" or "remove" ("Delete `src/bin/server.rs`.").
+    pub(crate) fn deleted(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for line in self.text.lines() {
+            let lower = line.to_lowercase();
+            if !(lower.contains("delete") || lower.contains("remove")) {
+                continue;
+            }
+            // Between the first and second backtick, the third and fourth, and so on.
+            for (index, span) in line.split('`').enumerate() {
+                if index % 2 == 1 && !span.is_empty() && !span.contains(char::is_whitespace) {
+                    files.push(PathBuf::from(span));
+                }
+            }
+        }
+        files
     }
 
     /// The section's includes of `file` (compared through symbolic links).
@@ -529,16 +579,26 @@ impl Section {
     /// True when a `toml` block shows the reader's `[package]` and this manifest's
     /// `dependencies` anchor.
     fn shows_manifest(&self, manifest: &Path) -> bool {
-        let wanted = normalize(&PathBuf::from(format!(
-            "{}:dependencies",
-            manifest.display()
-        )));
-        self.toml_blocks.iter().any(|(targets, text)| {
-            targets.contains(&wanted)
-                && text.lines().any(|line| line.trim() == "[package]")
-                && text.lines().any(|line| line.trim() == "name = \"minirpc\"")
-        })
+        let manifest = normalize(manifest);
+        self.blocks
+            .iter()
+            .filter(|block| block.info == "toml")
+            .any(|block| {
+                let has = |text: &str| block.body.iter().any(|(_, line)| line.trim() == text);
+                self.includes_in(block).any(|include| {
+                    include.path == manifest && include.selector.as_deref() == Some("dependencies")
+                }) && has("[package]")
+                    && has("name = \"minirpc\"")
+            })
     }
+}
+
+/// The file a block belongs to, from a `Filename: path` line above it (blank lines
+/// between are allowed): `before` is the chapter's text up to the block's fence.
+fn caption(before: &[&str]) -> Option<String> {
+    let line = before.iter().rev().find(|line| !line.trim().is_empty())?;
+    let name = line.trim().strip_prefix("Filename:")?;
+    Some(name.trim().trim_matches('`').to_owned())
 }
 
 /// `chNN-MM-` for a chapter file `chNN-MM-anything.md`.
@@ -635,47 +695,47 @@ fn reader_files(krate: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The anchor an `ANCHOR:` or `ANCHOR_END:` (`tag`) on `line` names, as mdBook reads it.
+fn anchor_mark<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
+    let rest = line[line.find(tag)? + tag.len()..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|name| !name.is_empty())
+}
+
 /// The anchors a file opens: (line, name), as mdBook reads them.
 fn anchors(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if let Some(at) = line.find("ANCHOR:") {
-            let name: String = line[at + "ANCHOR:".len()..]
-                .trim_start()
-                .chars()
-                .take_while(|&c| c.is_alphanumeric() || c == '_' || c == '-')
-                .collect();
-            if !name.is_empty() {
-                found.push((index + 1, name));
-            }
-        }
-    }
-    found
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, line)| Some((index + 1, anchor_mark(line, "ANCHOR:")?.to_owned())))
+        .collect()
 }
 
 /// True when `anchor` opens on the file's first non-blank line and closes on its last.
 fn spans_whole_file(text: &str, anchor: &str) -> bool {
     let mut lines = text.lines().filter(|line| !line.trim().is_empty());
-    let marks = |line: Option<&str>, tag: &str| {
-        line.and_then(|line| {
-            line.find(tag)
-                .map(|at| line[at + tag.len()..].trim().to_owned())
-        })
-        .is_some_and(|name| name == anchor)
-    };
+    let marks =
+        |line: Option<&str>, tag: &str| line.and_then(|l| anchor_mark(l, tag)) == Some(anchor);
     marks(lines.next(), "ANCHOR:") && marks(lines.next_back(), "ANCHOR_END:")
 }
 
-/// The lines strictly between `ANCHOR: name` and `ANCHOR_END: name`.
-fn anchored(text: &str, name: &str) -> Option<String> {
-    let is = |line: &str, tag: &str| {
-        line.find(tag)
-            .is_some_and(|at| line[at + tag.len()..].trim() == name)
+/// What mdBook shows for `{{#include file:name}}`: the lines after `ANCHOR: name` up to
+/// `ANCHOR_END: name` (or the end of the file), less the lines that mark other anchors;
+/// `None` when no line opens the anchor.
+pub(crate) fn anchored(text: &str, name: &str) -> Option<String> {
+    let mut lines = text.lines();
+    lines
+        .by_ref()
+        .find(|line| anchor_mark(line, "ANCHOR:") == Some(name))?;
+    let marks = |line: &str| {
+        anchor_mark(line, "ANCHOR:").is_some() || anchor_mark(line, "ANCHOR_END:").is_some()
     };
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|line| is(line, "ANCHOR:"))?;
-    let end = lines.iter().position(|line| is(line, "ANCHOR_END:"))?;
-    (start < end).then(|| lines[start + 1..end].join("\n"))
+    let shown: Vec<&str> = lines
+        .take_while(|line| anchor_mark(line, "ANCHOR_END:") != Some(name))
+        .filter(|line| !marks(line))
+        .collect();
+    Some(shown.join("\n"))
 }
 
 /// Lines of a manifest that open a dependency table outside the `dependencies` anchor.
@@ -849,11 +909,11 @@ fn sample(scratch: &ScratchLayout) {
     );
     scratch.write(
         "book/src/ch02-01-first.md",
-        "# First\n\n```rust,ignore\n{{#include ../../src/lib.rs:shown}}\n```\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/lib.rs:line}}\n```\n\n## Complete code\n\n```toml\n[package]\nname = \"minirpc\"\n\n{{#include ../listings/ch02-01-first/Cargo.toml:dependencies}}\n```\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/lib.rs:all}}\n```\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/gone.rs}}\n```\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/tests/t.rs}}\n```\n",
+        "# First\n\n```rust,ignore\n{{#include ../../src/lib.rs:shown}}\n```\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/lib.rs:line}}\n```\n\n## Complete code\n\nFilename: Cargo.toml\n\n```toml\n[package]\nname = \"minirpc\"\n\n{{#include ../listings/ch02-01-first/Cargo.toml:dependencies}}\n```\n\nFilename: src/lib.rs\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/lib.rs:all}}\n```\n\nFilename: `src/gone.rs`\n\n```rust,ignore\n{{#include ../listings/ch02-01-first/src/gone.rs}}\n```\n\nFilename: tests/t.rs\n```rust,ignore\n{{#include ../listings/ch02-01-first/tests/t.rs}}\n```\n",
     );
     scratch.write(
         "book/src/ch02-02-second.md",
-        "# Second\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:line}}\n```\n\n## Complete code\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs}}\n```\n",
+        "# Second\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:line}}\n```\n\n## Complete code\n\nFilename: src/main.rs\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs}}\n```\n",
     );
     scratch.write(
         "book/src/ch03-01-third.md",
@@ -896,8 +956,9 @@ fn the_layout_checks_report_each_kind_of_problem_in_a_bad_sample() {
         3,
         "`1a2b3c4d` looks like a commit hash",
     );
-    // Complete code: a new file left out, a changed file shown with its ANCHOR lines, a
-    // deleted file not named, a dependency table the reader never sees.
+    // Complete code: a new file left out, a changed file shown with its ANCHOR lines and
+    // under the name of another, a deleted file not named, a dependency table the reader
+    // never sees.
     let chapter = "book/src/ch02-02-second.md";
     expect(
         chapter,
@@ -906,8 +967,13 @@ fn the_layout_checks_report_each_kind_of_problem_in_a_bad_sample() {
     );
     expect(
         chapter,
-        10,
+        12,
         "`src/lib.rs` has anchors, and a whole include shows",
+    );
+    expect(
+        chapter,
+        11,
+        "a block of `## Complete code` shows `src/lib.rs`: put `Filename: src/lib.rs`",
     );
     expect(
         chapter,
@@ -919,7 +985,7 @@ fn the_layout_checks_report_each_kind_of_problem_in_a_bad_sample() {
         9,
         "a dependency table outside the `dependencies` anchor",
     );
-    assert_eq!(problems.len(), 7, "{:#?}", problems);
+    assert_eq!(problems.len(), 8, "{:#?}", problems);
 }
 
 #[test]
@@ -937,7 +1003,7 @@ fn the_layout_checks_accept_the_sample_once_mended() {
     );
     scratch.write(
         "book/src/ch02-02-second.md",
-        "# Second\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:line}}\n```\n\n## Complete code\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:all}}\n{{#include ../listings/ch02-02-second/src/new.rs}}\n```\n\nDelete `src/gone.rs`.\n",
+        "# Second\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:line}}\n```\n\n## Complete code\n\nFilename: src/lib.rs\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/lib.rs:all}}\n```\n\nFilename: src/new.rs\n\n```rust,ignore\n{{#include ../listings/ch02-02-second/src/new.rs}}\n```\n\nDelete `src/gone.rs`.\n",
     );
     scratch.write(
         "book/src/ch03-01-third.md",
@@ -980,6 +1046,18 @@ fn an_allowance_that_is_no_longer_needed_is_a_problem() {
         );
     }
     assert_eq!(problems.len(), 4, "{:#?}", problems);
+}
+
+#[test]
+fn an_anchored_include_shows_what_mdbook_shows() {
+    let text =
+        "// ANCHOR: all\nuse x;\n// ANCHOR: f\nfn f() {}\n// ANCHOR_END: f\n// ANCHOR_END: all\n";
+    // The lines of other anchors are left out, as mdBook leaves them out.
+    assert_eq!(anchored(text, "all").as_deref(), Some("use x;\nfn f() {}"));
+    assert_eq!(anchored(text, "f").as_deref(), Some("fn f() {}"));
+    // A name that only starts like another is another anchor.
+    assert_eq!(anchored(text, "al"), None);
+    assert!(spans_whole_file(text, "all") && !spans_whole_file(text, "f"));
 }
 
 #[test]
