@@ -1,7 +1,7 @@
 //! The user's handlers, run so that a panic costs one call.
 //!
 //! Everything the dispatch half runs of the user's code goes through here: the call
-//! into the service, every poll of the futures it returns (their `Into<Value>`
+//! into the service, every poll of the futures it returns (their `Into<Reply>`
 //! conversions included), and their drops. Each runs inside [`catch`]; a request whose
 //! handler panicked is answered with an error that names its method, a notification's
 //! panic is logged, and the connection goes on with the same service (see the
